@@ -1,0 +1,212 @@
+#include "ticketctl.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+static int cmd_help(struct tk_ctl *ctl, int argc, char **argv);
+
+static const struct tk_ctl_cmd commands[] = {
+    {"conf", tk_cmd_conf, "conf check [-v]",
+     "check the configuration file and report every error"},
+    {"help", cmd_help, "help [COMMAND]", "show the usage of a command"},
+};
+
+int
+tk_ctl_conf(struct tk_ctl *ctl)
+{
+    if (ctl->conf_loaded) {
+        return 0;
+    }
+    if (tk_conf_load(&ctl->conf, ctl->conf_path, stderr) < 0) {
+        return EX_CONFIG;
+    }
+    ctl->conf_loaded = true;
+    int level = tk_log_level_from_name(ctl->conf.log.level);
+
+    if (level >= 0 && !ctl->quiet) {
+        tk_log_set_level((enum tk_log_level)level);
+    }
+    return 0;
+}
+
+struct tk_ctl_cleanup {
+    struct tk_ctl_cleanup *next;
+    void (*fn)(void *);
+    void *arg;
+};
+
+void
+tk_ctl_on_close(struct tk_ctl *ctl, void (*fn)(void *), void *arg)
+{
+    struct tk_ctl_cleanup *c = tk_xmalloc(sizeof(*c));
+
+    c->fn = fn;
+    c->arg = arg;
+    c->next = ctl->cleanups;
+    ctl->cleanups = c;
+}
+
+void
+tk_ctl_close(struct tk_ctl *ctl)
+{
+    while (ctl->cleanups != NULL) {
+        struct tk_ctl_cleanup *c = ctl->cleanups;
+
+        ctl->cleanups = c->next;
+        c->fn(c->arg);
+        free(c);
+    }
+}
+
+int
+tk_ctl_getopt(struct tk_ctl *ctl, int argc, char **argv, const char *optstring)
+{
+    char opts[64];
+    int c;
+
+    snprintf(opts, sizeof(opts), ":c:%s", optstring);
+    for (;;) {
+        c = getopt(argc, argv, opts);
+        if (c == 'c') {
+            if (!ctl->conf_loaded) {
+                ctl->conf_path = optarg;
+            }
+            continue;
+        }
+        if (c == ':') {
+            fprintf(stderr, "ticketctl: option -%c needs a value\n", optopt);
+            return '?';
+        }
+        if (c == '?') {
+            fprintf(stderr, "ticketctl: unknown option -%c\n", optopt);
+        }
+        return c;
+    }
+}
+
+int
+tk_ctl_usage(const struct tk_ctl_cmd *cmd)
+{
+    const char *u = cmd->usage;
+
+    fprintf(stderr, "usage: ");
+    while (*u != '\0') {
+        const char *nl = strchr(u, '\n');
+        size_t n = nl ? (size_t)(nl - u) : strlen(u);
+
+        fprintf(stderr, "%sticketctl [-c CONFIG] %.*s\n",
+                u == cmd->usage ? "" : "       ", (int)n, u);
+        u += n + (nl ? 1 : 0);
+    }
+    return TK_EXIT_USAGE;
+}
+
+int
+tk_ctl_dispatch(struct tk_ctl *ctl, const struct tk_ctl_cmd *table, size_t n,
+                const char *prefix, int argc, char **argv)
+{
+    if (argc < 1) {
+        fprintf(stderr, "usage: ticketctl %s COMMAND; commands:\n", prefix);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(stderr, "  %-12s %s\n", table[i].name, table[i].summary);
+        }
+        return TK_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(table[i].name, argv[0]) == 0) {
+            optind = 0; /* each command parses its own options */
+            return table[i].run(ctl, argc, argv);
+        }
+    }
+    fprintf(stderr, "ticketctl: unknown command '%s%s%s'\n", prefix,
+            *prefix ? " " : "", argv[0]);
+    return TK_EXIT_USAGE;
+}
+
+static void
+usage_all(FILE *out)
+{
+    fprintf(out, "usage: ticketctl [-c CONFIG] [-q] COMMAND [ARGS]\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < TK_ARRAY_SIZE(commands); i++) {
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(out, "\nCONFIG defaults to $TICKETD_CONF or "
+                 "/etc/ticketd/ticketd.conf.\n"
+                 "'ticketctl help COMMAND' shows a command's usage.\n");
+}
+
+static int
+cmd_help(struct tk_ctl *ctl, int argc, char **argv)
+{
+    (void)ctl;
+    if (argc < 2) {
+        usage_all(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < TK_ARRAY_SIZE(commands); i++) {
+        if (strcmp(commands[i].name, argv[1]) == 0) {
+            const char *u = commands[i].usage;
+
+            printf("%s\n\n", commands[i].summary);
+            while (*u != '\0') {
+                const char *nl = strchr(u, '\n');
+                size_t n = nl ? (size_t)(nl - u) : strlen(u);
+
+                printf("  ticketctl [-c CONFIG] %.*s\n", (int)n, u);
+                u += n + (nl ? 1 : 0);
+            }
+            return 0;
+        }
+    }
+    fprintf(stderr, "ticketctl: unknown command '%s'\n", argv[1]);
+    return TK_EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct tk_ctl ctl = {0};
+    const char *env = getenv("TICKETD_CONF");
+    int c, rc;
+
+    tk_log_set_ident("ticketctl");
+    tk_log_set_plain(true);
+    tk_log_set_level(TK_LOG_NOTICE);
+    ctl.conf_path = env != NULL && *env != '\0' ? env
+                                                : "/etc/ticketd/ticketd.conf";
+    /* '+' stops at the command name; its own options follow it. */
+    while ((c = getopt(argc, argv, "+c:qh")) != -1) {
+        switch (c) {
+        case 'c':
+            ctl.conf_path = optarg;
+            break;
+        case 'q':
+            ctl.quiet = true;
+            tk_log_set_level(TK_LOG_WARNING);
+            break;
+        case 'h':
+            usage_all(stdout);
+            return 0;
+        default:
+            usage_all(stderr);
+            return TK_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage_all(stderr);
+        return TK_EXIT_USAGE;
+    }
+    rc = tk_ctl_dispatch(&ctl, commands, TK_ARRAY_SIZE(commands), "",
+                         argc - optind, argv + optind);
+    tk_ctl_close(&ctl);
+    if (ctl.conf_loaded) {
+        tk_conf_release(&ctl.conf);
+    }
+    return rc;
+}

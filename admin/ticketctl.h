@@ -1,0 +1,76 @@
+/*
+ * ticketctl: the admin CLI. One table of commands (ticketctl.c); each
+ * top-level command lives in admin/cmd_<name>.c and may dispatch its own
+ * subcommands with tk_ctl_dispatch().
+ *
+ * Exit codes: 0 success, 1 a check found a problem, 2 usage error, and the
+ * sysexits codes (EX_DATAERR, EX_NOINPUT, EX_UNAVAILABLE, EX_SOFTWARE,
+ * EX_CONFIG, ...) for the rest.
+ */
+#ifndef TK_TICKETCTL_H
+#define TK_TICKETCTL_H
+
+#include <stdbool.h>
+#include <sysexits.h>
+
+#include "conf.h"
+#include "util.h"
+
+#define TK_EXIT_OK 0
+#define TK_EXIT_PROBLEM 1
+#define TK_EXIT_USAGE 2
+
+struct tk_store;
+struct tk_redis;
+struct tk_ctl_cleanup;
+
+struct tk_ctl {
+    const char *conf_path;
+    struct tk_conf conf;
+    bool conf_loaded;
+    bool quiet;
+    /* Connections opened on demand by the commands that need them;
+     * forward-declared to keep this header library-free. */
+    struct tk_store *store;
+    struct tk_redis *redis;
+    /* Cleanups run by main() after the command, newest first. */
+    struct tk_ctl_cleanup *cleanups;
+};
+
+struct tk_ctl_cmd {
+    const char *name;
+    int (*run)(struct tk_ctl *ctl, int argc, char **argv);
+    const char *usage;   /* "activity create -f FILE.yaml" ... one per line */
+    const char *summary; /* one line */
+};
+
+/* Loads the configuration once; returns 0 or EX_CONFIG after printing
+ * every error. */
+int tk_ctl_conf(struct tk_ctl *ctl);
+
+/* Runs argv[0] from table (n entries), printing usage for unknown names.
+ * prefix names the parent command in messages ("activity"). */
+int tk_ctl_dispatch(struct tk_ctl *ctl, const struct tk_ctl_cmd *table,
+                    size_t n, const char *prefix, int argc, char **argv);
+
+/* Registers fn(arg) to run when the command has finished. */
+void tk_ctl_on_close(struct tk_ctl *ctl, void (*fn)(void *), void *arg);
+
+/* Runs and forgets the registered cleanups (main() calls it). */
+void tk_ctl_close(struct tk_ctl *ctl);
+
+/*
+ * getopt() for a command's own options: optstring as for getopt() (without
+ * a leading '+'); "-c CONFIG" is accepted everywhere and handled here.
+ * Returns the option character, '?' for a bad option, -1 at the end.
+ */
+int tk_ctl_getopt(struct tk_ctl *ctl, int argc, char **argv,
+                  const char *optstring);
+
+/* Prints "usage: ticketctl <usage>" for cmd to stderr; returns 2. */
+int tk_ctl_usage(const struct tk_ctl_cmd *cmd);
+
+/* The commands. */
+int tk_cmd_conf(struct tk_ctl *ctl, int argc, char **argv);
+
+#endif
