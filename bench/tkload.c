@@ -1,0 +1,704 @@
+/*
+ * tkload: the load generator of the benchmarks and of the load-bearing
+ * tests. One thread, epoll, keep-alive HTTP/1.1 connections to nginx.
+ *
+ *   tkload -u http://127.0.0.1:8080 -c 64 -n 10000 get /healthz
+ *   tkload ... grab KEY      users send "抢票 KEY" (signed, plaintext mode)
+ *   tkload ... query         users send "查票"
+ *
+ * Users are openids PREFIX + zero-padded index, index from --first for
+ * --users (each request takes the next user, wrapping). Every WeChat reply
+ * is classified by its key phrase (success, duplicate, sold out, busy,
+ * other); success replies' ticket ids are written to --tickets-out as
+ * "openid ticket". Prints a summary and, with -o, JSON results including a
+ * per-second series of throughput and p99.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "util.h"
+
+enum mode { MODE_GET, MODE_GRAB, MODE_QUERY, MODE_REFUND };
+
+enum kind {
+    K_SUCCESS,   /* 抢票成功 / 退票成功 / a 200 for GET */
+    K_DUPLICATE, /* 您已经抢到票了 */
+    K_SOLDOUT,   /* 票已经被抢光 */
+    K_BUSY,      /* 系统繁忙 */
+    K_OTHER,     /* any other 200 reply */
+    K_HTTP,      /* non-2xx */
+    K_TIMEOUT,
+    K_CONN,      /* connect or I/O failure */
+    K_KINDS
+};
+
+static const char *const kind_names[K_KINDS] = {
+    "success", "duplicate", "soldout", "busy",
+    "other",   "http_error", "timeout", "conn_error"};
+
+struct conn {
+    int fd;
+    bool busy;          /* a request is outstanding */
+    int64_t start_ns;
+    struct tk_buf out;
+    size_t out_off;
+    struct tk_buf in;
+    uint64_t user;      /* user index of the outstanding request */
+};
+
+struct sample {
+    uint32_t us;
+    uint32_t sec;
+};
+
+static struct {
+    const char *host;
+    int port;
+    int conns;
+    long requests;
+    double duration;
+    enum mode mode;
+    const char *path;   /* GET path */
+    const char *key;    /* activity key */
+    const char *prefix;
+    uint64_t first;
+    uint64_t users;
+    const char *token;
+    const char *to;
+    const char *json_out;
+    const char *tickets_out;
+    int timeout_ms;
+    bool quiet;
+} opt = {
+    .host = "127.0.0.1", .port = 8080, .conns = 64, .requests = 10000,
+    .path = "/healthz", .prefix = "obench", .users = 100000,
+    .token = "ticketdtesttoken", .to = "gh_ticketdtest", .timeout_ms = 5000,
+};
+
+static struct sample *samples;
+static long nsamples, capsamples;
+static long counts[K_KINDS];
+static long sent, done;
+static uint64_t next_user;
+static uint64_t msgid_base;
+static int64_t t0_ns;
+static char sig_query[256];
+static FILE *tickets_fp;
+static struct sockaddr_in addr;
+static volatile sig_atomic_t interrupted;
+
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: tkload [-u URL] [-c CONNS] [-n REQUESTS] [-d SECONDS]\n"
+            "              [--users N] [--first I] [--prefix P] [--token T]\n"
+            "              [--to GH_ID] [--timeout-ms MS] [-o RESULTS.json]\n"
+            "              [--tickets-out FILE] [-q]\n"
+            "              get PATH | grab KEY | refund KEY | query\n");
+    exit(2);
+}
+
+/* The plaintext-mode signature covers token, timestamp and nonce only, so
+ * one valid triple serves every body of the run (WECHAT.md 6.1: which is
+ * why production should require safe mode). */
+static void
+make_signature(void)
+{
+    char ts[32], nonce[32], sig[TK_SHA1_HEX_LEN + 1];
+    const char *v[3];
+    struct tk_buf cat = TK_BUF_INIT;
+
+    snprintf(ts, sizeof(ts), "%" PRId64, tk_now());
+    snprintf(nonce, sizeof(nonce), "%u", (unsigned)(now_ns() % 1000000000));
+    v[0] = opt.token;
+    v[1] = ts;
+    v[2] = nonce;
+    for (int i = 0; i < 3; i++) {
+        for (int j = i + 1; j < 3; j++) {
+            if (strcmp(v[j], v[i]) < 0) {
+                const char *t = v[i];
+
+                v[i] = v[j];
+                v[j] = t;
+            }
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        tk_buf_adds(&cat, v[i]);
+    }
+    tk_sha1_hex(cat.data, cat.len, sig);
+    tk_buf_release(&cat);
+    snprintf(sig_query, sizeof(sig_query),
+             "/wechat?signature=%s&timestamp=%s&nonce=%s", sig, ts, nonce);
+}
+
+static void
+build_request(struct conn *c)
+{
+    struct tk_buf body = TK_BUF_INIT;
+    char openid[96];
+
+    tk_buf_reset(&c->out);
+    c->out_off = 0;
+    if (opt.mode == MODE_GET) {
+        tk_buf_printf(&c->out,
+                      "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tkload\r\n"
+                      "\r\n",
+                      opt.path, opt.host);
+        return;
+    }
+    c->user = opt.first + next_user % opt.users;
+    next_user++;
+    snprintf(openid, sizeof(openid), "%s%07" PRIu64, opt.prefix, c->user);
+    const char *content = opt.mode == MODE_QUERY ? "查票" : NULL;
+
+    tk_buf_printf(&body,
+                  "<xml><ToUserName><![CDATA[%s]]></ToUserName>"
+                  "<FromUserName><![CDATA[%s]]></FromUserName>"
+                  "<CreateTime>%" PRId64 "</CreateTime>"
+                  "<MsgType><![CDATA[text]]></MsgType>"
+                  "<Content><![CDATA[",
+                  opt.to, openid, tk_now());
+    if (content != NULL) {
+        tk_buf_adds(&body, content);
+    } else {
+        tk_buf_printf(&body, "%s %s", opt.mode == MODE_GRAB ? "抢票" : "退票",
+                      opt.key);
+    }
+    tk_buf_printf(&body, "]]></Content><MsgId>%" PRIu64 "</MsgId></xml>",
+                  msgid_base + (uint64_t)sent);
+    tk_buf_printf(&c->out,
+                  "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tkload\r\n"
+                  "Content-Type: text/xml\r\nContent-Length: %zu\r\n\r\n",
+                  sig_query, opt.host, body.len);
+    tk_buf_add(&c->out, body.data, body.len);
+    tk_buf_release(&body);
+}
+
+static enum kind
+classify(int status, const char *body, size_t len, struct conn *c)
+{
+    (void)len;
+    if (status < 200 || status > 299) {
+        return K_HTTP;
+    }
+    if (opt.mode == MODE_GET) {
+        return K_SUCCESS;
+    }
+    if (strstr(body, "系统繁忙") != NULL) {
+        return K_BUSY;
+    }
+    if (opt.mode == MODE_QUERY) {
+        return strstr(body, "<xml>") != NULL ? K_SUCCESS : K_OTHER;
+    }
+    if (opt.mode == MODE_REFUND) {
+        return strstr(body, "退票成功") != NULL ? K_SUCCESS : K_OTHER;
+    }
+    if (strstr(body, "票已经被抢光") != NULL) {
+        return K_SOLDOUT;
+    }
+    bool dup = strstr(body, "您已经抢到票了") != NULL;
+
+    if (dup || strstr(body, "抢票成功") != NULL) {
+        const char *t = strstr(body, "ticket=");
+
+        if (t == NULL) {
+            return K_OTHER; /* a ticket reply must carry its link */
+        }
+        if (!dup && tickets_fp != NULL) {
+            size_t n = strspn(t + 7, "0123456789abcdef");
+
+            fprintf(tickets_fp, "%s%07" PRIu64 " %.*s\n", opt.prefix,
+                    c->user, (int)n, t + 7);
+        }
+        return dup ? K_DUPLICATE : K_SUCCESS;
+    }
+    return K_OTHER;
+}
+
+static void
+record(enum kind k, int64_t start_ns)
+{
+    int64_t end = now_ns();
+
+    counts[k]++;
+    done++;
+    if (nsamples == capsamples) {
+        capsamples = capsamples ? capsamples * 2 : 1 << 16;
+        samples = tk_xrealloc(samples, (size_t)capsamples * sizeof(*samples));
+    }
+    samples[nsamples].us = (uint32_t)TK_MIN((end - start_ns) / 1000,
+                                            (int64_t)UINT32_MAX);
+    samples[nsamples].sec = (uint32_t)((end - t0_ns) / 1000000000);
+    nsamples++;
+}
+
+static bool
+finished(void)
+{
+    if (interrupted) {
+        return true;
+    }
+    if (opt.duration > 0) {
+        return (double)(now_ns() - t0_ns) / 1e9 >= opt.duration;
+    }
+    return sent >= opt.requests;
+}
+
+static int
+conn_open(int ep, struct conn *c)
+{
+    struct epoll_event ev = {0};
+    int one = 1;
+
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        return -errno;
+    }
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 &&
+        errno != EINPROGRESS) {
+        int e = errno;
+
+        close(c->fd);
+        c->fd = -1;
+        return -e;
+    }
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    ev.data.ptr = c;
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    return 0;
+}
+
+static void
+conn_close(struct conn *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    tk_buf_reset(&c->in);
+}
+
+static void
+conn_start(int ep, struct conn *c)
+{
+    if (finished()) {
+        return;
+    }
+    if (c->fd < 0 && conn_open(ep, c) < 0) {
+        record(K_CONN, now_ns());
+        sent++;
+        return;
+    }
+    build_request(c);
+    sent++;
+    c->busy = true;
+    c->start_ns = now_ns();
+    tk_buf_reset(&c->in);
+}
+
+static void
+conn_fail(int ep, struct conn *c, enum kind k)
+{
+    if (c->busy) {
+        record(k, c->start_ns);
+        c->busy = false;
+    }
+    conn_close(c);
+    conn_start(ep, c);
+}
+
+/* Returns 1 when a whole response is in c->in, 0 when more is needed,
+ * -1 on a malformed response. */
+static int
+parse_response(struct conn *c, int *status, const char **body,
+               size_t *blen, bool *close_after)
+{
+    const char *d = tk_buf_str(&c->in);
+    const char *eoh = strstr(d, "\r\n\r\n");
+    long clen = -1;
+
+    if (eoh == NULL) {
+        return c->in.len > 65536 ? -1 : 0;
+    }
+    if (sscanf(d, "HTTP/1.%*d %d", status) != 1) {
+        return -1;
+    }
+    *close_after = false;
+    for (const char *h = strstr(d, "\r\n") + 2; h < eoh;
+         h = strstr(h, "\r\n") + 2) {
+        if (strncasecmp(h, "Content-Length:", 15) == 0) {
+            clen = strtol(h + 15, NULL, 10);
+        } else if (strncasecmp(h, "Connection: close", 17) == 0) {
+            *close_after = true;
+        } else if (strncasecmp(h, "Transfer-Encoding: chunked", 26) == 0) {
+            return -1; /* nginx sends lengths to fastcgi responses here */
+        }
+    }
+    if (clen < 0) {
+        return -1;
+    }
+    size_t hlen = (size_t)(eoh + 4 - d);
+
+    if (c->in.len < hlen + (size_t)clen) {
+        return 0;
+    }
+    *body = d + hlen;
+    *blen = (size_t)clen;
+    return 1;
+}
+
+static void
+on_event(int ep, struct conn *c, uint32_t events)
+{
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        if (!(events & EPOLLIN)) {
+            conn_fail(ep, c, K_CONN);
+            return;
+        }
+    }
+    if (c->busy && c->out_off < c->out.len) {
+        for (;;) {
+            ssize_t n = write(c->fd, c->out.data + c->out_off,
+                              c->out.len - c->out_off);
+
+            if (n > 0) {
+                c->out_off += (size_t)n;
+                if (c->out_off == c->out.len) {
+                    break;
+                }
+            } else if (n < 0 && errno == EAGAIN) {
+                break;
+            } else {
+                conn_fail(ep, c, K_CONN);
+                return;
+            }
+        }
+    }
+    for (;;) {
+        char tmp[16384];
+        ssize_t n = read(c->fd, tmp, sizeof(tmp));
+
+        if (n > 0) {
+            tk_buf_add(&c->in, tmp, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            break;
+        }
+        /* EOF or error */
+        conn_fail(ep, c, K_CONN);
+        return;
+    }
+    if (!c->busy) {
+        return;
+    }
+    int status;
+    const char *body;
+    size_t blen;
+    bool close_after;
+    int r = parse_response(c, &status, &body, &blen, &close_after);
+
+    if (r < 0) {
+        conn_fail(ep, c, K_HTTP);
+        return;
+    }
+    if (r == 0) {
+        return;
+    }
+    enum kind k = classify(status, body, blen, c);
+
+    record(k, c->start_ns);
+    c->busy = false;
+    if (close_after) {
+        conn_close(c);
+    }
+    conn_start(ep, c);
+    if (c->busy && c->fd >= 0) {
+        /* Edge-triggered: try the write now; EPOLLOUT may not fire again
+         * on a socket that stayed writable. */
+        on_event(ep, c, EPOLLOUT);
+    }
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double
+pct(uint32_t *v, long n, double p)
+{
+    if (n == 0) {
+        return 0;
+    }
+    long i = (long)(p * (double)(n - 1) + 0.5);
+
+    return v[i] / 1000.0;
+}
+
+static void
+on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void
+parse_url(const char *url)
+{
+    static char host[256];
+    const char *p = url;
+
+    if (strncmp(p, "http://", 7) == 0) {
+        p += 7;
+    }
+    size_t n = strcspn(p, ":/");
+
+    if (n == 0 || n >= sizeof(host)) {
+        usage();
+    }
+    memcpy(host, p, n);
+    host[n] = '\0';
+    opt.host = host;
+    if (p[n] == ':') {
+        opt.port = atoi(p + n + 1);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    int i;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+#define VAL() (v ? (i++, v) : (usage(), ""))
+        if (strcmp(a, "-u") == 0) {
+            parse_url(VAL());
+        } else if (strcmp(a, "-c") == 0) {
+            opt.conns = atoi(VAL());
+        } else if (strcmp(a, "-n") == 0) {
+            opt.requests = atol(VAL());
+        } else if (strcmp(a, "-d") == 0) {
+            opt.duration = atof(VAL());
+        } else if (strcmp(a, "--users") == 0) {
+            opt.users = strtoull(VAL(), NULL, 10);
+        } else if (strcmp(a, "--first") == 0) {
+            opt.first = strtoull(VAL(), NULL, 10);
+        } else if (strcmp(a, "--prefix") == 0) {
+            opt.prefix = VAL();
+        } else if (strcmp(a, "--token") == 0) {
+            opt.token = VAL();
+        } else if (strcmp(a, "--to") == 0) {
+            opt.to = VAL();
+        } else if (strcmp(a, "--timeout-ms") == 0) {
+            opt.timeout_ms = atoi(VAL());
+        } else if (strcmp(a, "-o") == 0) {
+            opt.json_out = VAL();
+        } else if (strcmp(a, "--tickets-out") == 0) {
+            opt.tickets_out = VAL();
+        } else if (strcmp(a, "-q") == 0) {
+            opt.quiet = true;
+        } else {
+            usage();
+        }
+#undef VAL
+    }
+    if (i >= argc) {
+        usage();
+    }
+    if (strcmp(argv[i], "get") == 0 && i + 1 < argc) {
+        opt.mode = MODE_GET;
+        opt.path = argv[i + 1];
+    } else if (strcmp(argv[i], "grab") == 0 && i + 1 < argc) {
+        opt.mode = MODE_GRAB;
+        opt.key = argv[i + 1];
+    } else if (strcmp(argv[i], "refund") == 0 && i + 1 < argc) {
+        opt.mode = MODE_REFUND;
+        opt.key = argv[i + 1];
+    } else if (strcmp(argv[i], "query") == 0) {
+        opt.mode = MODE_QUERY;
+    } else {
+        usage();
+    }
+    if (opt.conns < 1 || opt.conns > 10000 || opt.users < 1 ||
+        (opt.requests < 1 && opt.duration <= 0)) {
+        usage();
+    }
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)opt.port);
+    if (inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1) {
+        fprintf(stderr, "tkload: host must be an IPv4 address: %s\n",
+                opt.host);
+        return 2;
+    }
+    if (opt.tickets_out != NULL) {
+        tickets_fp = fopen(opt.tickets_out, "w");
+        if (tickets_fp == NULL) {
+            perror(opt.tickets_out);
+            return 1;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    make_signature();
+    /* Unique message ids per run: WeChat retries are deduplicated by
+     * MsgId, and a rerun must not be mistaken for a retry. */
+    {
+        uint64_t r;
+
+        tk_random_bytes(&r, sizeof(r));
+        msgid_base = (r >> 2) & ~(uint64_t)0xffffffff;
+    }
+
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct conn *cs = tk_xcalloc((size_t)opt.conns, sizeof(*cs));
+
+    t0_ns = now_ns();
+    for (int k = 0; k < opt.conns; k++) {
+        cs[k].fd = -1;
+        conn_start(ep, &cs[k]);
+    }
+    struct epoll_event evs[256];
+
+    for (;;) {
+        int outstanding = 0;
+
+        for (int k = 0; k < opt.conns; k++) {
+            outstanding += cs[k].busy;
+        }
+        if (outstanding == 0 && finished()) {
+            break;
+        }
+        int n = epoll_wait(ep, evs, 256, 100);
+
+        for (int k = 0; k < n; k++) {
+            on_event(ep, evs[k].data.ptr, evs[k].events);
+        }
+        int64_t now = now_ns();
+
+        for (int k = 0; k < opt.conns; k++) {
+            if (cs[k].busy &&
+                now - cs[k].start_ns > (int64_t)opt.timeout_ms * 1000000) {
+                conn_fail(ep, &cs[k], K_TIMEOUT);
+            } else if (!cs[k].busy && cs[k].fd < 0 && !finished()) {
+                conn_start(ep, &cs[k]);
+            }
+        }
+    }
+    double secs = (double)(now_ns() - t0_ns) / 1e9;
+
+    if (tickets_fp != NULL) {
+        fclose(tickets_fp);
+    }
+
+    /* Summary */
+    uint32_t *lat = tk_xmalloc((size_t)(nsamples ? nsamples : 1) *
+                               sizeof(uint32_t));
+    uint32_t maxsec = 0;
+
+    for (long k = 0; k < nsamples; k++) {
+        lat[k] = samples[k].us;
+        maxsec = TK_MAX(maxsec, samples[k].sec);
+    }
+    qsort(lat, (size_t)nsamples, sizeof(uint32_t), cmp_u32);
+    double rps = secs > 0 ? (double)done / secs : 0;
+    long errors = counts[K_HTTP] + counts[K_TIMEOUT] + counts[K_CONN] +
+                  (opt.mode == MODE_GET ? 0 : counts[K_OTHER]);
+
+    if (!opt.quiet) {
+        printf("requests %ld in %.2f s: %.0f req/s; latency ms p50 %.2f "
+               "p90 %.2f p99 %.2f max %.2f\n",
+               done, secs, rps, pct(lat, nsamples, 0.5),
+               pct(lat, nsamples, 0.9), pct(lat, nsamples, 0.99),
+               nsamples ? lat[nsamples - 1] / 1000.0 : 0.0);
+        printf("replies:");
+        for (int k = 0; k < K_KINDS; k++) {
+            printf(" %s %ld", kind_names[k], counts[k]);
+        }
+        printf("\n");
+    }
+    if (opt.json_out != NULL) {
+        FILE *f = fopen(opt.json_out, "w");
+
+        if (f == NULL) {
+            perror(opt.json_out);
+            return 1;
+        }
+        fprintf(f,
+                "{\"requests\": %ld, \"seconds\": %.3f, \"rps\": %.1f, "
+                "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, "
+                "\"max_ms\": %.3f, \"errors\": %ld, \"connections\": %d",
+                done, secs, rps, pct(lat, nsamples, 0.5),
+                pct(lat, nsamples, 0.9), pct(lat, nsamples, 0.99),
+                nsamples ? lat[nsamples - 1] / 1000.0 : 0.0, errors,
+                opt.conns);
+        for (int k = 0; k < K_KINDS; k++) {
+            fprintf(f, ", \"%s\": %ld", kind_names[k], counts[k]);
+        }
+        /* Per-second series: completions and p99 of each second. */
+        fprintf(f, ", \"series\": [");
+        uint32_t *sec = tk_xmalloc((size_t)(nsamples ? nsamples : 1) *
+                                   sizeof(uint32_t));
+
+        for (uint32_t s = 0; s <= maxsec && nsamples > 0; s++) {
+            long m = 0;
+
+            for (long k = 0; k < nsamples; k++) {
+                if (samples[k].sec == s) {
+                    sec[m++] = samples[k].us;
+                }
+            }
+            qsort(sec, (size_t)m, sizeof(uint32_t), cmp_u32);
+            fprintf(f, "%s[%u, %ld, %.3f]", s ? ", " : "", s, m,
+                    pct(sec, m, 0.99));
+        }
+        fprintf(f, "]}\n");
+        free(sec);
+        fclose(f);
+    }
+    free(lat);
+    free(samples);
+    for (int k = 0; k < opt.conns; k++) {
+        conn_close(&cs[k]);
+        tk_buf_release(&cs[k].in);
+        tk_buf_release(&cs[k].out);
+    }
+    free(cs);
+    close(ep);
+    return errors > 0 ? 1 : 0;
+}
