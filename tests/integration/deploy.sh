@@ -210,6 +210,18 @@ t_check "make uninstall DESTDIR succeeds" make -s -C "$build" uninstall DESTDIR=
 t_eq "make uninstall leaves no file behind" "" \
     "$(cd "$dest" && find . \( -type f -o -type l \))"
 
+# --- the source tarball -----------------------------------------------------
+# "make dist" ships what EXTRA_DIST and the programs name; a file someone
+# forgot there is missing from the tarball. Every tracked file but the
+# repository's own dotfiles must be in it.
+mkdir -p "$work/dist"
+t_check "make distdir succeeds" \
+    make -s -C "$build" distdir distdir="$work/dist/ticketd"
+t_eq "the source tarball holds every tracked file" "" \
+    "$(comm -23 \
+        <(git -C "$src" ls-files | grep -vE '^\.[^/]*$|(^|/)\.gitkeep$' | sort) \
+        <(cd "$work/dist/ticketd" && find . -type f | sed 's#^\./##' | sort))"
+
 # --- socket activation: the socket as fd 3, through nginx -------------------
 # systemd-socket-activate does what ticketd.socket does: it binds the socket,
 # waits for the first connection and execs ticketd with LISTEN_FDS=1,
