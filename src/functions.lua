@@ -1,0 +1,328 @@
+#!lua name=ticketd
+--[[
+The ticketd Redis Functions library (Redis 7). Embedded into the binaries
+at build time and loaded with FUNCTION LOAD REPLACE when the server has no
+library or an older one (src/redis.c). Bump VERSION with every change.
+
+Every function touches the keys of one activity only (one hash tag, one
+slot), all passed in KEYS. None declares allow-oom: under maxmemory they are
+refused before they run, never aborted half-way.
+
+Keys (src/keys.h):
+  stock    hash total, remain, sold   (I1: sold + remain == total)
+  holders  hash student id -> ticket id (valid or used tickets only)
+  tickets  hash ticket id -> "STATUS:SID" (0 cancelled, 1 valid, 2 used)
+  events   stream, entries t (g|r|c), sid, tid, ts (Unix ms)
+  dedupe   optional: "OUTCOME|REMAIN|TID" of a WeChat message, with a TTL
+
+Outcomes are the enums of src/model.h; they are returned, never raised.
+Errors (bad arguments, inconsistent data) are error replies.
+]]
+
+local VERSION = 1
+
+-- model.h
+local GRAB_OK, GRAB_DUPLICATE, GRAB_SOLD_OUT, GRAB_NO_ACTIVITY = 0, 1, 2, 3
+local REFUND_OK, REFUND_NO_TICKET, REFUND_USED, REFUND_NO_ACTIVITY = 0, 1, 2, 3
+local CHECKIN_OK, CHECKIN_NO_TICKET, CHECKIN_USED, CHECKIN_NO_ACTIVITY =
+    0, 1, 2, 3
+local CANCELLED, VALID, USED = '0', '1', '2'
+
+local SID_MAX = 32
+local DEDUPE_TTL_MAX = 30 * 86400
+
+local function fail(msg)
+    return redis.error_reply('ERR ticketd: ' .. msg)
+end
+
+local function valid_sid(sid)
+    return type(sid) == 'string' and #sid >= 1 and #sid <= SID_MAX
+        and not sid:find('[%c]')
+end
+
+local function valid_tid(tid)
+    return type(tid) == 'string' and #tid == 16
+        and not tid:find('[^0-9a-f]')
+end
+
+local function now_ms()
+    local t = redis.call('TIME')
+    return t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+end
+
+local function event(key, kind, sid, tid)
+    redis.call('XADD', key, '*', 't', kind, 'sid', sid, 'tid', tid,
+               'ts', now_ms())
+end
+
+-- "STATUS:SID" -> status, sid
+local function split_ticket(v)
+    local status, sid = string.match(v, '^([012]):(.+)$')
+    return status, sid
+end
+
+-- The optional dedupe key and TTL: returns key, ttl or nil, or an error.
+local function dedupe_args(keys, ttl)
+    if #keys < 5 then
+        return nil
+    end
+    local n = tonumber(ttl)
+    if not n or n < 1 or n > DEDUPE_TTL_MAX or n ~= math.floor(n) then
+        return nil, nil, 'bad dedupe ttl'
+    end
+    return keys[5], n
+end
+
+-- A stored outcome, or nil when the key holds nothing usable.
+local function dedupe_get(key)
+    local v = redis.call('GET', key)
+    if not v then
+        return nil
+    end
+    local o, r, tid = string.match(v, '^(%d)|(%-?%d+)|([0-9a-f]*)$')
+    if not o then
+        return nil
+    end
+    return {tonumber(o), tid, tonumber(r)}
+end
+
+local function dedupe_put(key, ttl, res)
+    if key then
+        redis.call('SET', key, res[1] .. '|' .. res[3] .. '|' .. res[2],
+                   'EX', ttl)
+    end
+    return res
+end
+
+local function remain_of(stock)
+    return tonumber(redis.call('HGET', stock, 'remain')) or 0
+end
+
+--[[
+tk_grab KEYS: stock holders tickets events [dedupe]
+        ARGV: sid new_tid [dedupe_ttl_s]
+-> {outcome, tid ("" unless OK or DUPLICATE), remain}
+new_tid is used only when a ticket is created.
+]]
+local function grab(keys, args)
+    local sid, tid = args[1], args[2]
+    if #keys ~= 4 and #keys ~= 5 then
+        return fail('tk_grab takes 4 or 5 keys')
+    end
+    if not valid_sid(sid) then
+        return fail('bad student id')
+    end
+    if not valid_tid(tid) then
+        return fail('bad ticket id')
+    end
+    local dd, ttl, err = dedupe_args(keys, args[3])
+    if err then
+        return fail(err)
+    end
+    if dd then
+        local prev = dedupe_get(dd)
+        if prev then
+            return prev
+        end
+    end
+    local stock, holders, tickets, events = keys[1], keys[2], keys[3], keys[4]
+    if redis.call('EXISTS', stock) == 0 then
+        return dedupe_put(dd, ttl, {GRAB_NO_ACTIVITY, '', 0})
+    end
+    local held = redis.call('HGET', holders, sid)
+    if held then
+        return dedupe_put(dd, ttl, {GRAB_DUPLICATE, held, remain_of(stock)})
+    end
+    local remain = remain_of(stock)
+    if remain <= 0 then
+        return dedupe_put(dd, ttl, {GRAB_SOLD_OUT, '', 0})
+    end
+    if redis.call('HEXISTS', tickets, tid) == 1 then
+        return fail('ticket id already in use')
+    end
+    remain = redis.call('HINCRBY', stock, 'remain', -1)
+    redis.call('HINCRBY', stock, 'sold', 1)
+    redis.call('HSET', holders, sid, tid)
+    redis.call('HSET', tickets, tid, VALID .. ':' .. sid)
+    event(events, 'g', sid, tid)
+    return dedupe_put(dd, ttl, {GRAB_OK, tid, remain})
+end
+
+--[[
+tk_refund KEYS: stock holders tickets events [dedupe]
+          ARGV: sid [dedupe_ttl_s]
+-> {outcome, tid (of the ticket concerned, or ""), remain}
+Only a valid ticket is refunded; a used one is refused.
+]]
+local function refund(keys, args)
+    local sid = args[1]
+    if #keys ~= 4 and #keys ~= 5 then
+        return fail('tk_refund takes 4 or 5 keys')
+    end
+    if not valid_sid(sid) then
+        return fail('bad student id')
+    end
+    local dd, ttl, err = dedupe_args(keys, args[2])
+    if err then
+        return fail(err)
+    end
+    if dd then
+        local prev = dedupe_get(dd)
+        if prev then
+            return prev
+        end
+    end
+    local stock, holders, tickets, events = keys[1], keys[2], keys[3], keys[4]
+    if redis.call('EXISTS', stock) == 0 then
+        return dedupe_put(dd, ttl, {REFUND_NO_ACTIVITY, '', 0})
+    end
+    local tid = redis.call('HGET', holders, sid)
+    if not tid then
+        return dedupe_put(dd, ttl, {REFUND_NO_TICKET, '', remain_of(stock)})
+    end
+    local v = redis.call('HGET', tickets, tid)
+    local status = v and split_ticket(v)
+    if status == USED then
+        return dedupe_put(dd, ttl, {REFUND_USED, tid, remain_of(stock)})
+    end
+    if status ~= VALID then
+        return fail('holder without a valid ticket: ' .. tid)
+    end
+    redis.call('HDEL', holders, sid)
+    redis.call('HSET', tickets, tid, CANCELLED .. ':' .. sid)
+    local remain = redis.call('HINCRBY', stock, 'remain', 1)
+    redis.call('HINCRBY', stock, 'sold', -1)
+    event(events, 'r', sid, tid)
+    return dedupe_put(dd, ttl, {REFUND_OK, tid, remain})
+end
+
+--[[
+tk_checkin KEYS: stock holders tickets events
+           ARGV: tid sid   (either may be "", not both)
+-> {outcome, tid, sid}
+By ticket id, or by the student's held ticket; both given must match.
+]]
+local function checkin(keys, args)
+    local tid, sid = args[1] or '', args[2] or ''
+    if #keys ~= 4 then
+        return fail('tk_checkin takes 4 keys')
+    end
+    if tid == '' and sid == '' then
+        return fail('a ticket id or a student id is needed')
+    end
+    if tid ~= '' and not valid_tid(tid) then
+        return fail('bad ticket id')
+    end
+    if sid ~= '' and not valid_sid(sid) then
+        return fail('bad student id')
+    end
+    local stock, holders, tickets, events = keys[1], keys[2], keys[3], keys[4]
+    if redis.call('EXISTS', stock) == 0 then
+        return {CHECKIN_NO_ACTIVITY, tid, sid}
+    end
+    if tid == '' then
+        tid = redis.call('HGET', holders, sid)
+        if not tid then
+            return {CHECKIN_NO_TICKET, '', sid}
+        end
+    end
+    local v = redis.call('HGET', tickets, tid)
+    if not v then
+        return {CHECKIN_NO_TICKET, tid, sid}
+    end
+    local status, owner = split_ticket(v)
+    if not status or (sid ~= '' and owner ~= sid) then
+        return {CHECKIN_NO_TICKET, tid, sid}
+    end
+    if status == USED then
+        return {CHECKIN_USED, tid, owner}
+    end
+    if status ~= VALID then
+        return {CHECKIN_NO_TICKET, tid, owner}
+    end
+    redis.call('HSET', tickets, tid, USED .. ':' .. owner)
+    event(events, 'c', owner, tid)
+    return {CHECKIN_OK, tid, owner}
+end
+
+--[[
+tk_load KEYS: stock holders tickets
+        ARGV: mode total [sid tid status]...
+mode "init" writes only when the stock hash is absent (preheat); "reset"
+replaces stock, holders and tickets (rebuild). The events stream is never
+touched. remain = total - (valid + used tickets).
+-> {loaded (1, or 0 when init found the stock), total, remain, sold}
+]]
+local function load(keys, args)
+    if #keys ~= 3 then
+        return fail('tk_load takes 3 keys')
+    end
+    local mode, total = args[1], tonumber(args[2])
+    if mode ~= 'init' and mode ~= 'reset' then
+        return fail('mode must be init or reset')
+    end
+    if not total or total < 0 or total ~= math.floor(total) then
+        return fail('bad total')
+    end
+    if (#args - 2) % 3 ~= 0 then
+        return fail('tickets come as sid tid status triples')
+    end
+    local stock, holders, tickets = keys[1], keys[2], keys[3]
+    if mode == 'init' and redis.call('EXISTS', stock) == 1 then
+        local s = redis.call('HMGET', stock, 'total', 'remain', 'sold')
+        return {0, tonumber(s[1]) or 0, tonumber(s[2]) or 0,
+                tonumber(s[3]) or 0}
+    end
+    local seen, sold = {}, 0
+    for i = 3, #args, 3 do
+        local sid, tid, status = args[i], args[i + 1], args[i + 2]
+        if not valid_sid(sid) or not valid_tid(tid)
+            or (status ~= CANCELLED and status ~= VALID and status ~= USED)
+        then
+            return fail('bad ticket triple at ' .. i)
+        end
+        if status ~= CANCELLED then
+            if seen[sid] then
+                return fail('two tickets for student ' .. sid)
+            end
+            seen[sid] = true
+            sold = sold + 1
+        end
+    end
+    if sold > total then
+        return fail('more tickets than total')
+    end
+    redis.call('DEL', stock, holders, tickets)
+    for i = 3, #args, 3 do
+        local sid, tid, status = args[i], args[i + 1], args[i + 2]
+        redis.call('HSET', tickets, tid, status .. ':' .. sid)
+        if status ~= CANCELLED then
+            redis.call('HSET', holders, sid, tid)
+        end
+    end
+    redis.call('HSET', stock, 'total', total, 'remain', total - sold,
+               'sold', sold)
+    return {1, total, total - sold, sold}
+end
+
+--[[
+tk_unlock KEYS: lock   ARGV: token   -> 1 released, 0 not ours
+]]
+local function unlock(keys, args)
+    if redis.call('GET', keys[1]) == args[1] then
+        return redis.call('DEL', keys[1])
+    end
+    return 0
+end
+
+local function version()
+    return VERSION
+end
+
+redis.register_function('tk_grab', grab)
+redis.register_function('tk_refund', refund)
+redis.register_function('tk_checkin', checkin)
+redis.register_function('tk_load', load)
+redis.register_function('tk_unlock', unlock)
+redis.register_function{function_name = 'tk_version', callback = version,
+                        flags = {'no-writes'}}
