@@ -5,8 +5,8 @@ at build time and loaded with FUNCTION LOAD REPLACE when the server has no
 library or an older one (src/redis.c). Bump VERSION with every change.
 
 Every function touches the keys of one activity only (one hash tag, one
-slot), all passed in KEYS. None declares allow-oom: under maxmemory they are
-refused before they run, never aborted half-way.
+slot), all passed in KEYS. No function may run out of memory (no OOM flag):
+under maxmemory they are refused before they run, never aborted half-way.
 
 Keys (src/keys.h):
   stock    hash total, remain, sold   (I1: sold + remain == total)

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +43,28 @@ ms_to_tv(int ms)
     return tv;
 }
 
+/* hiredis 0.14 writes with write(2), so a connection the server closed
+ * raises SIGPIPE: a process that left it at the default would die. */
+static void
+ignore_sigpipe(void)
+{
+    struct sigaction sa;
+
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
 struct tk_redis *
 tk_redis_new(const struct tk_conf *conf)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct tk_redis *r = tk_xcalloc(1, sizeof(*r));
+
+    pthread_once(&once, ignore_sigpipe);
 
     r->host = tk_xstrdup(conf->redis.host);
     r->socket = tk_xstrdup(conf->redis.socket);

@@ -34,7 +34,10 @@ struct tk_redis;
 
 /* --- connection ------------------------------------------------------- */
 
-/* A handle with a copy of conf->redis; no I/O. Never NULL. */
+/* A handle with a copy of conf->redis; no I/O. Never NULL. The first
+ * call sets SIGPIPE to SIG_IGN if it is at its default (hiredis 0.14
+ * writes to sockets with write(2); a dropped connection must be an error,
+ * not the death of the process). */
 struct tk_redis *tk_redis_new(const struct tk_conf *conf);
 /* Closes the connection and frees the handle; NULL is fine. */
 void tk_redis_free(struct tk_redis *r);

@@ -1,0 +1,28 @@
+/*
+ * Helpers for the C integration tests (tests/integration/it_*.c): they run
+ * against the stack named by $TK_DIR, read its ticketd.conf, and start
+ * from fresh Redis data.
+ */
+#ifndef TK_IT_H
+#define TK_IT_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "redis.h"
+
+/* Loads $TK_DIR/ticketd.conf into conf; aborts the test program when the
+ * stack is not there. */
+void it_conf(struct tk_conf *conf);
+
+/* A connected handle; fails the test when it cannot connect. */
+struct tk_redis *it_redis(const struct tk_conf *conf);
+
+/* FLUSHALL (the functions library survives it) and make sure the
+ * library is loaded. */
+void it_flush(struct tk_redis *r);
+
+/* An integer reply to a command given as strings (NULL-terminated). */
+long long it_int(struct tk_redis *r, ...) __attribute__((sentinel));
+
+#endif
