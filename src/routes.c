@@ -1,0 +1,50 @@
+/*
+ * The route table. Data-bound routes (/wechat, the JSON API, /u/bind, ...)
+ * are added here by their modules, each with its kind and, for WeChat, its
+ * busy reply.
+ */
+#include "routes.h"
+
+#include <pthread.h>
+
+#include "util.h"
+
+static const struct tk_route table[] = {
+    {"/healthz", TK_M_GET, TK_ROUTE_PLAIN, TK_ROUTE_NO_SHED, tk_h_healthz,
+     NULL},
+    {"/metrics", TK_M_GET, TK_ROUTE_PLAIN, TK_ROUTE_NO_SHED, tk_h_metrics,
+     NULL},
+    {"/readyz", TK_M_GET, TK_ROUTE_PLAIN, TK_ROUTE_NO_SHED, tk_h_readyz,
+     NULL},
+    {"/u/help", TK_M_GET, TK_ROUTE_PAGE, 0, tk_page_help, NULL},
+};
+
+_Static_assert(TK_ARRAY_SIZE(table) + 1 <= 32,
+               "the route table outgrew TK_METRICS_ROUTES");
+
+static const char *names[TK_ARRAY_SIZE(table) + 1];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void
+names_init(void)
+{
+    names[0] = "unmatched";
+    for (size_t i = 0; i < TK_ARRAY_SIZE(table); i++) {
+        names[i + 1] = table[i].path;
+    }
+}
+
+const struct tk_route *
+tk_routes(size_t *n)
+{
+    *n = TK_ARRAY_SIZE(table);
+    return table;
+}
+
+const char *const *
+tk_route_names(size_t *n)
+{
+    pthread_once(&names_once, names_init);
+    *n = TK_ARRAY_SIZE(names);
+    return names;
+}
