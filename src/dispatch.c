@@ -1,8 +1,9 @@
 /*
  * One request through the route table. The order matters: everything that
  * can be refused without reading the body is refused first (unknown path,
- * wrong method, missing or excessive length), and the shedding decision is
- * taken before any parsing or I/O a handler would do.
+ * missing or excessive length, wrong method; the length first so that a
+ * client sending too much learns that whatever the route), and the
+ * shedding decision is taken before any parsing or I/O a handler would do.
  */
 #include "routes.h"
 
@@ -95,12 +96,6 @@ tk_dispatch(const struct tk_route *table, size_t n, struct tk_ctx *ctx,
         tk_resp_error(resp, 404);
         return;
     }
-    allowed = r->methods | ((r->methods & TK_M_GET) ? TK_M_HEAD : 0);
-    if (!(allowed & req->method)) {
-        tk_resp_error(resp, 405);
-        allow_header(r, resp);
-        return;
-    }
     if (req->content_length == -2) {
         tk_resp_error(resp, 400);
         return;
@@ -111,6 +106,12 @@ tk_dispatch(const struct tk_route *table, size_t n, struct tk_ctx *ctx,
     }
     if (req->content_length > (int64_t)body_cap(r, ctx->conf)) {
         tk_resp_error(resp, 413);
+        return;
+    }
+    allowed = r->methods | ((r->methods & TK_M_GET) ? TK_M_HEAD : 0);
+    if (!(allowed & req->method)) {
+        tk_resp_error(resp, 405);
+        allow_header(r, resp);
         return;
     }
     if (req->content_length > 0 && tk_req_read_body(req) < 0) {

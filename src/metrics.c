@@ -200,6 +200,21 @@ tk_metrics_render(const struct tk_metrics *m, const char *const *names,
                   "ticketd_request_duration_seconds_sum %.6f\n"
                   "ticketd_request_duration_seconds_count %llu\n",
                   (double)sum / 1e6, (unsigned long long)total);
+    tk_buf_adds(out, "# HELP ticketd_worker_requests_total Requests answered "
+                     "by each worker slot (all routes).\n"
+                     "# TYPE ticketd_worker_requests_total counter\n");
+    for (int s = 0; s < TK_METRICS_SLOTS; s++) {
+        uint64_t v = 0;
+
+        for (size_t b = 0; b <= N_BUCKETS; b++) {
+            v += get(&m->slots[s].latency[b]);
+        }
+        if (v > 0) {
+            tk_buf_printf(out, "ticketd_worker_requests_total{worker=\"%d\"} "
+                               "%llu\n",
+                          s, (unsigned long long)v);
+        }
+    }
     tk_buf_printf(out,
                   "# HELP ticketd_worker_restarts_total Workers respawned "
                   "after dying.\n"

@@ -1,6 +1,6 @@
 /*
  * The static route table and the dispatcher that runs one request through
- * it: route lookup (404), method (405), body length (411, 400, 413), body
+ * it: route lookup (404), body length (411, 400, 413), method (405), body
  * read, load shedding (the route's busy answer), query and body parsing
  * (400 or JSON code 1), then the handler.
  *

@@ -60,6 +60,11 @@ test_render_sums_slots(void **state)
     assert_non_null(strstr(out,
                            "ticketd_request_duration_seconds_sum 9.000460\n"));
     assert_non_null(strstr(out, "ticketd_worker_restarts_total 1\n"));
+    assert_non_null(
+        strstr(out, "ticketd_worker_requests_total{worker=\"0\"} 3\n"));
+    assert_non_null(
+        strstr(out, "ticketd_worker_requests_total{worker=\"7\"} 1\n"));
+    assert_null(strstr(out, "worker=\"2\""));
     assert_non_null(strstr(out, "ticketd_workers 2\n"));
     assert_non_null(strstr(out, "# TYPE ticketd_requests_total counter\n"));
     tk_buf_release(&b);
