@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 static int cmd_help(struct tk_ctl *ctl, int argc, char **argv);
@@ -13,6 +14,8 @@ static int cmd_help(struct tk_ctl *ctl, int argc, char **argv);
 static const struct tk_ctl_cmd commands[] = {
     {"conf", tk_cmd_conf, "conf check [-v]",
      "check the configuration file and report every error"},
+    {"db", tk_cmd_db, "db migrate [--sql-dir DIR]\ndb status [--sql-dir DIR]",
+     "apply or list the schema migrations"},
     {"help", cmd_help, "help [COMMAND]", "show the usage of a command"},
 };
 
@@ -61,6 +64,39 @@ tk_ctl_close(struct tk_ctl *ctl)
         c->fn(c->arg);
         free(c);
     }
+}
+
+static void
+ctl_store_free(void *arg)
+{
+    struct tk_ctl *ctl = arg;
+
+    tk_store_free(ctl->store);
+    ctl->store = NULL;
+}
+
+int
+tk_ctl_store(struct tk_ctl *ctl, struct tk_store **out)
+{
+    int rc;
+
+    if (ctl->store == NULL) {
+        rc = tk_ctl_conf(ctl);
+        if (rc != 0) {
+            return rc;
+        }
+        ctl->store = tk_store_new(&ctl->conf);
+        /* Admin work (imports, migrations) runs longer than requests. */
+        tk_store_set_timeout_ms(ctl->store, 600000);
+        if (tk_store_ping(ctl->store) < 0) {
+            tk_store_free(ctl->store);
+            ctl->store = NULL;
+            return EX_UNAVAILABLE;
+        }
+        tk_ctl_on_close(ctl, ctl_store_free, ctl);
+    }
+    *out = ctl->store;
+    return 0;
 }
 
 int

@@ -70,7 +70,12 @@ int tk_ctl_getopt(struct tk_ctl *ctl, int argc, char **argv,
 /* Prints "usage: ticketctl <usage>" for cmd to stderr; returns 2. */
 int tk_ctl_usage(const struct tk_ctl_cmd *cmd);
 
+/* Connects ctl->store on first use (freed by tk_ctl_close()); returns 0
+ * or EX_CONFIG / EX_UNAVAILABLE after saying why. */
+int tk_ctl_store(struct tk_ctl *ctl, struct tk_store **out);
+
 /* The commands. */
 int tk_cmd_conf(struct tk_ctl *ctl, int argc, char **argv);
+int tk_cmd_db(struct tk_ctl *ctl, int argc, char **argv);
 
 #endif
