@@ -12,11 +12,22 @@
 static int cmd_help(struct tk_ctl *ctl, int argc, char **argv);
 
 static const struct tk_ctl_cmd commands[] = {
+    {"activity", tk_cmd_activity,
+     "activity create -f FILE.yaml\nactivity update ID -f FILE.yaml\n"
+     "activity publish ID\nactivity delete ID\nactivity list\n"
+     "activity show ID",
+     "activities from YAML files"},
+    {"admin", tk_cmd_admin, "admin add USERNAME  (password on stdin)",
+     "web admin accounts"},
     {"conf", tk_cmd_conf, "conf check [-v]",
      "check the configuration file and report every error"},
     {"db", tk_cmd_db, "db migrate [--sql-dir DIR]\ndb status [--sql-dir DIR]",
      "apply or list the schema migrations"},
     {"help", cmd_help, "help [COMMAND]", "show the usage of a command"},
+    {"user", tk_cmd_user,
+     "user import FILE.csv\nuser bind OPENID STUDENT_ID\n"
+     "user unbind OPENID\nuser show OPENID",
+     "the roster and WeChat bindings"},
 };
 
 int

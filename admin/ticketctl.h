@@ -75,7 +75,10 @@ int tk_ctl_usage(const struct tk_ctl_cmd *cmd);
 int tk_ctl_store(struct tk_ctl *ctl, struct tk_store **out);
 
 /* The commands. */
+int tk_cmd_activity(struct tk_ctl *ctl, int argc, char **argv);
+int tk_cmd_admin(struct tk_ctl *ctl, int argc, char **argv);
 int tk_cmd_conf(struct tk_ctl *ctl, int argc, char **argv);
 int tk_cmd_db(struct tk_ctl *ctl, int argc, char **argv);
+int tk_cmd_user(struct tk_ctl *ctl, int argc, char **argv);
 
 #endif
