@@ -466,6 +466,7 @@ tk_activity_doc_parse(struct tk_activity_doc *d, const char *path,
                          (unsigned)ev.start_mark.line + 1,
                          (unsigned)ev.start_mark.column + 1,
                          "(document): one activity per file");
+                d->whole = false;
                 done = true;
             }
             break;
@@ -474,6 +475,8 @@ tk_activity_doc_parse(struct tk_activity_doc *d, const char *path,
             d->map_column = (unsigned)ev.start_mark.column + 1;
             if (parse_mapping(d, &p, err, &count) < 0) {
                 done = true;
+            } else {
+                d->whole = true;
             }
             break;
         case YAML_STREAM_START_EVENT:
@@ -489,6 +492,7 @@ tk_activity_doc_parse(struct tk_activity_doc *d, const char *path,
         yaml_event_delete(&ev);
     }
     if (p.error != YAML_NO_ERROR) {
+        d->whole = false;
         error_at(err, &count, path, (unsigned)p.problem_mark.line + 1,
                  (unsigned)p.problem_mark.column + 1, "(document): %s%s%s",
                  p.problem != NULL ? p.problem : "syntax error",
@@ -574,7 +578,8 @@ tk_activity_doc_apply(const struct tk_activity_doc *d, struct tk_activity *a,
         memset(a, 0, sizeof(*a));
         a->id = id;
         a->status = TK_ACT_SAVED;
-        for (int f = 0; f < TK_AF_COUNT; f++) {
+        /* A file that could not be read whole has told its error. */
+        for (int f = 0; d->whole && f < TK_AF_COUNT; f++) {
             if (fields[f].required && !(d->present & (1u << f))) {
                 error_at(err, &count, d->path, d->map_line, d->map_column,
                          "%s: missing", fields[f].name);

@@ -40,6 +40,7 @@ struct tk_activity_doc {
     unsigned line[TK_AF_COUNT]; /* where each field is, 1-based */
     unsigned column[TK_AF_COUNT];
     unsigned map_line, map_column; /* the mapping, for missing fields */
+    bool whole;                    /* the mapping was read to its end */
 };
 
 /* The field's name in files and messages ("book_end"). */

@@ -39,30 +39,39 @@ hash_range(void *arg)
     return NULL;
 }
 
-/* Hashes the batch's passwords on HASH_THREADS threads and inserts it. */
-static int
-flush_batch(struct tk_store *s, struct batch *b)
-{
+/* The passwords of a batch being hashed on HASH_THREADS threads. */
+struct hashing {
     struct hash_job jobs[HASH_THREADS];
     pthread_t th[HASH_THREADS];
-    bool started[HASH_THREADS] = {false};
+    bool started[HASH_THREADS];
+};
+
+/* Starts hashing b; a thread that cannot start does its share here. */
+static void
+hash_start(struct hashing *h, struct batch *b)
+{
     size_t per = (b->n + HASH_THREADS - 1) / HASH_THREADS;
 
     for (int t = 0; t < HASH_THREADS; t++) {
-        jobs[t].b = b;
-        jobs[t].from = TK_MIN(b->n, (size_t)t * per);
-        jobs[t].to = TK_MIN(b->n, (size_t)(t + 1) * per);
-        /* The last range runs here; a failed start also runs here. */
-        if (t + 1 < HASH_THREADS &&
-            pthread_create(&th[t], NULL, hash_range, &jobs[t]) == 0) {
-            started[t] = true;
-        } else {
-            hash_range(&jobs[t]);
+        h->jobs[t].b = b;
+        h->jobs[t].from = TK_MIN(b->n, (size_t)t * per);
+        h->jobs[t].to = TK_MIN(b->n, (size_t)(t + 1) * per);
+        h->started[t] =
+            pthread_create(&h->th[t], NULL, hash_range, &h->jobs[t]) == 0;
+        if (!h->started[t]) {
+            hash_range(&h->jobs[t]);
         }
     }
+}
+
+static void
+hash_join(struct hashing *h)
+{
+    struct batch *b = h->jobs[0].b;
+
     for (int t = 0; t < HASH_THREADS; t++) {
-        if (started[t]) {
-            pthread_join(th[t], NULL);
+        if (h->started[t]) {
+            pthread_join(h->th[t], NULL);
         }
     }
     for (size_t i = 0; i < b->n; i++) {
@@ -71,7 +80,21 @@ flush_batch(struct tk_store *s, struct batch *b)
         b->out[i].password_hash = b->hash[i];
         b->out[i].openid = b->rows[i].openid;
     }
-    return tk_store_student_insert_batch(s, b->out, b->n);
+}
+
+/* Reads up to a batch of rows; returns < 0 when the file turned bad
+ * since the first pass. */
+static int
+read_batch(struct tk_roster *r, struct batch *b)
+{
+    int rc = 1;
+
+    b->n = 0;
+    while (b->n < TK_STORE_BATCH_MAX &&
+           (rc = tk_roster_next(r, &b->rows[b->n])) == 1) {
+        b->n++;
+    }
+    return rc < 0 ? rc : 0;
 }
 
 static void
@@ -84,56 +107,70 @@ progress(size_t done, size_t total, int64_t start_ms, bool last)
             isatty(2) && !last ? "\r" : "\n");
 }
 
-/* The second pass: every row, in batches, in one transaction so that a
- * failure (a binding taken in the database) leaves nothing behind. */
+/*
+ * The second pass: every row, in batches, in one transaction so that a
+ * failure (a binding taken in the database) leaves nothing behind. The
+ * passwords of the next batch are hashed while the database inserts the
+ * current one.
+ */
 static int
 import_rows(struct tk_store *s, const char *path, FILE *f, size_t total,
             bool quiet)
 {
-    struct batch *b = tk_xcalloc(1, sizeof(*b));
+    struct batch *b[2] = {tk_xcalloc(1, sizeof(struct batch)),
+                          tk_xcalloc(1, sizeof(struct batch))};
+    struct hashing h;
     struct tk_roster r;
     int64_t start = tk_mono_ms(), last = start;
     size_t done = 0;
-    int rc;
+    int cur = 0, rc;
 
     rc = tk_roster_open(&r, path, f, stderr) > 0 ? -EINVAL : 0;
     if (rc == 0) {
         rc = tk_store_begin(s);
     }
-    while (rc >= 0) {
-        rc = tk_roster_next(&r, &b->rows[b->n]);
-        if (rc == 1) {
-            rc = ++b->n == TK_STORE_BATCH_MAX ? 0 : 1;
-            if (rc == 1) {
-                continue;
-            }
-        } else if (rc < 0) {
-            break; /* the file changed since it was checked */
-        }
-        bool eof = rc == 0 && b->n < TK_STORE_BATCH_MAX;
+    if (rc == 0) {
+        rc = read_batch(&r, b[cur]);
+    }
+    if (rc == 0) {
+        hash_start(&h, b[cur]);
+        hash_join(&h);
+    }
+    while (rc == 0 && b[cur]->n > 0) {
+        struct batch *next = b[!cur];
 
-        rc = flush_batch(s, b);
+        rc = read_batch(&r, next);
+        if (rc == 0 && next->n > 0) {
+            hash_start(&h, next);
+        }
+        if (rc == 0) {
+            rc = tk_store_student_insert_batch(s, b[cur]->out, b[cur]->n);
+            if (next->n > 0) {
+                hash_join(&h);
+            }
+        }
         if (rc < 0) {
             break;
         }
-        done += b->n;
-        b->n = 0;
+        done += b[cur]->n;
+        cur = !cur;
         if (!quiet && tk_mono_ms() - last >= 1000) {
             last = tk_mono_ms();
             progress(done, total, start, false);
         }
-        if (eof) {
-            rc = tk_store_commit(s);
-            break;
-        }
+    }
+    if (rc == 0) {
+        rc = tk_store_commit(s);
     }
     if (rc < 0) {
         tk_store_rollback(s);
     } else if (!quiet) {
         progress(done, total, start, true);
     }
-    tk_wipe(b, sizeof(*b));
-    free(b);
+    for (int i = 0; i < 2; i++) {
+        tk_wipe(b[i], sizeof(*b[i]));
+        free(b[i]);
+    }
     return rc < 0 ? rc : (int)TK_MIN(done, (size_t)0x7fffffff);
 }
 

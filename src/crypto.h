@@ -56,7 +56,7 @@ long tk_base64_decode(const char *in, size_t n, unsigned char *out);
  */
 #define TK_PW_HASH_MAX 128
 #define TK_PW_ITER_ADMIN 200000
-#define TK_PW_ITER_ROSTER 1000
+#define TK_PW_ITER_ROSTER 50
 void tk_password_hash(const char *password, int iterations,
                       char out[TK_PW_HASH_MAX]);
 /* True when password matches hash (constant time in the hash compare). */

@@ -616,7 +616,7 @@ static int
 run(struct tk_store *s, enum stmt_id id, struct binds *in, struct binds *out,
     MYSQL_STMT **stp)
 {
-    MYSQL_STMT *st;
+    MYSQL_STMT *st = NULL;
     bool gone, reached;
     int rc;
 
