@@ -321,14 +321,13 @@ field_by_name(const char *name)
     return -1;
 }
 
-/* Skips the events of a nested value that started with ev. */
+/* Skips the rest of a nested value whose start event was just read. */
 static bool
-skip_nested(yaml_parser_t *p, yaml_event_t *first)
+skip_nested(yaml_parser_t *p)
 {
     int depth = 1;
     yaml_event_t ev;
 
-    (void)first;
     while (depth > 0) {
         if (!yaml_parser_parse(p, &ev)) {
             return false;
@@ -371,7 +370,7 @@ parse_mapping(struct tk_activity_doc *d, yaml_parser_t *p, FILE *err,
                      "(document): keys must be plain names");
             if ((kev.type == YAML_SEQUENCE_START_EVENT ||
                  kev.type == YAML_MAPPING_START_EVENT) &&
-                !skip_nested(p, &kev)) {
+                !skip_nested(p)) {
                 yaml_event_delete(&kev);
                 return -1;
             }
@@ -406,7 +405,7 @@ parse_mapping(struct tk_activity_doc *d, yaml_parser_t *p, FILE *err,
                          vev.type == YAML_SEQUENCE_START_EVENT ? "list"
                                                                : "mapping");
             }
-            if (!skip_nested(p, &vev)) {
+            if (!skip_nested(p)) {
                 yaml_event_delete(&kev);
                 yaml_event_delete(&vev);
                 return -1;

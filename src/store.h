@@ -148,7 +148,8 @@ enum tk_bind_outcome {
 
 /* Binds openid to student_id after checking password against the roster;
  * password NULL skips the check (admin), the student must still exist.
- * Returns an enum tk_bind_outcome, or < 0. */
+ * Runs its own transaction (call it outside one). Returns an enum
+ * tk_bind_outcome, or < 0. */
 int tk_store_user_bind(struct tk_store *s, const char *openid,
                        const char *student_id, const char *password);
 
@@ -198,7 +199,8 @@ int tk_store_image_insert(struct tk_store *s, const char *path,
 /* The menu's activity ids in order; returns the count (<= TK_MENU_MAX). */
 int tk_store_menu_get(struct tk_store *s, int64_t ids[TK_MENU_MAX]);
 
-/* Replaces the menu with n <= TK_MENU_MAX ids, in one transaction. */
+/* Replaces the menu with n <= TK_MENU_MAX ids, in its own transaction
+ * (call it outside one). */
 int tk_store_menu_set(struct tk_store *s, const int64_t *ids, size_t n);
 
 #endif
