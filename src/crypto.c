@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 
@@ -32,6 +33,34 @@ tk_sha1_hex(const void *data, size_t n, char out[TK_SHA1_HEX_LEN + 1])
     unsigned char md[SHA_DIGEST_LENGTH];
 
     SHA1(data, n, md);
+    tk_hex(md, sizeof(md), out);
+}
+
+void
+tk_sha1_hexv(const struct iovec *iov, size_t iovcnt,
+             char out[TK_SHA1_HEX_LEN + 1])
+{
+    /* One digest context per thread, reused (no allocation per call). */
+    static _Thread_local EVP_MD_CTX *ctx;
+    unsigned char md[SHA_DIGEST_LENGTH];
+    unsigned int len = 0;
+    int ok;
+
+    if (ctx == NULL) {
+        ctx = EVP_MD_CTX_new();
+        if (ctx == NULL) {
+            tk_err("sha1: cannot allocate a digest context");
+            abort();
+        }
+    }
+    ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1;
+    for (size_t i = 0; ok && i < iovcnt; i++) {
+        ok = EVP_DigestUpdate(ctx, iov[i].iov_base, iov[i].iov_len) == 1;
+    }
+    if (!ok || EVP_DigestFinal_ex(ctx, md, &len) != 1) {
+        tk_err("sha1: digest failed");
+        abort();
+    }
     tk_hex(md, sizeof(md), out);
 }
 
@@ -220,4 +249,224 @@ tk_password_verify(const char *password, const char *hash)
     ok = CRYPTO_memcmp(dk, want, 32) == 0;
     tk_wipe(dk, sizeof(dk));
     return ok;
+}
+
+int
+tk_wxcrypt_key_decode(const char *encoded, size_t n,
+                      unsigned char key[TK_WXCRYPT_KEY_LEN])
+{
+    unsigned char tmp[TK_WXCRYPT_KEY_LEN + 3];
+    long len;
+
+    if (n != TK_WXCRYPT_ENCODED_KEY_LEN) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (b64val((unsigned char)encoded[i]) < 0 || encoded[i] == '+' ||
+            encoded[i] == '/') {
+            return -EINVAL;
+        }
+    }
+    /* 43 characters carry 258 bits: the decoder drops the last 2, which
+     * are non-zero in three of four real keys. */
+    len = tk_base64_decode(encoded, n, tmp);
+    if (len != TK_WXCRYPT_KEY_LEN) {
+        tk_wipe(tmp, sizeof(tmp));
+        return -EINVAL;
+    }
+    memcpy(key, tmp, TK_WXCRYPT_KEY_LEN);
+    tk_wipe(tmp, sizeof(tmp));
+    return 0;
+}
+
+/*
+ * One cipher context per thread, reused: the request path then allocates
+ * nothing here. Worker threads live as long as the process.
+ */
+static EVP_CIPHER_CTX *
+wx_ctx(void)
+{
+    static _Thread_local EVP_CIPHER_CTX *ctx;
+
+    if (ctx == NULL) {
+        ctx = EVP_CIPHER_CTX_new();
+        if (ctx == NULL) {
+            tk_err("aes: cannot allocate a cipher context");
+            abort();
+        }
+    }
+    return ctx;
+}
+
+static void
+wx_cipher_init(EVP_CIPHER_CTX *ctx, const unsigned char *key, int enc)
+{
+    /* IV = key[0..15]; WeChat pads to 32-byte blocks, which OpenSSL's
+     * PKCS#7 (16-byte blocks) would reject half the time: padding off. */
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_cbc(), NULL, key, key, enc) != 1 ||
+        EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
+        tk_err("aes: cannot initialise aes-256-cbc");
+        abort();
+    }
+}
+
+int
+tk_wxcrypt_unpack(const unsigned char *plain, size_t len, const char *appid,
+                  const unsigned char **msg, size_t *msg_len)
+{
+    size_t pad, full, ml, idlen = strlen(appid);
+
+    if (len == 0) {
+        return -EBADMSG;
+    }
+    pad = plain[len - 1];
+    if (pad < 1 || pad > TK_WXCRYPT_BLOCK || pad > len) {
+        return -EBADMSG;
+    }
+    /* The signature was checked before decryption, so there is no
+     * padding oracle to hide: a plain loop is fine. */
+    for (size_t i = len - pad; i < len; i++) {
+        if (plain[i] != pad) {
+            return -EBADMSG;
+        }
+    }
+    full = len - pad;
+    if (full < TK_WXCRYPT_RANDOM_LEN + 4) {
+        return -EBADMSG;
+    }
+    ml = (size_t)plain[16] << 24 | (size_t)plain[17] << 16 |
+         (size_t)plain[18] << 8 | (size_t)plain[19];
+    if (ml > full - TK_WXCRYPT_RANDOM_LEN - 4) {
+        return -EBADMSG;
+    }
+    if (full - TK_WXCRYPT_RANDOM_LEN - 4 - ml != idlen ||
+        memcmp(plain + TK_WXCRYPT_RANDOM_LEN + 4 + ml, appid, idlen) != 0) {
+        return -EACCES;
+    }
+    *msg = plain + TK_WXCRYPT_RANDOM_LEN + 4;
+    *msg_len = ml;
+    return 0;
+}
+
+int
+tk_wxcrypt_decrypt(const unsigned char key[TK_WXCRYPT_KEY_LEN],
+                   const char *b64, size_t b64_len, const char *appid,
+                   unsigned char *out, size_t out_size, const char **msg,
+                   size_t *msg_len)
+{
+    EVP_CIPHER_CTX *ctx;
+    const unsigned char *m;
+    long n;
+    int len = 0, rc;
+
+    if (out_size < TK_WXCRYPT_DECRYPT_SIZE(b64_len)) {
+        return -ENOSPC;
+    }
+    if (b64_len > INT32_MAX) {
+        return -EINVAL;
+    }
+    n = tk_base64_decode(b64, b64_len, out);
+    if (n <= 0 || n % TK_WXCRYPT_BLOCK != 0) {
+        return -EINVAL;
+    }
+    ctx = wx_ctx();
+    wx_cipher_init(ctx, key, 0);
+    /* In place: OpenSSL allows out == in (but no partial overlap). */
+    if (EVP_DecryptUpdate(ctx, out, &len, out, (int)n) != 1 || len != n) {
+        return -EBADMSG;
+    }
+    rc = tk_wxcrypt_unpack(out, (size_t)n, appid, &m, msg_len);
+    if (rc < 0) {
+        return rc;
+    }
+    /* The byte after msg is the (checked) appid or padding: always
+     * inside the n decrypted bytes, so the NUL fits. */
+    out[(size_t)(m - out) + *msg_len] = '\0';
+    *msg = (const char *)m;
+    return 0;
+}
+
+/* Streams plaintext through AES-CBC and base64 in 48-byte pieces (a
+ * multiple of both the AES block and base64's 3-byte group). */
+struct wx_enc {
+    EVP_CIPHER_CTX *ctx;
+    struct tk_buf *out;
+    unsigned char in[48];
+    size_t n;
+};
+
+static void
+wx_enc_flush(struct wx_enc *e)
+{
+    unsigned char ct[sizeof(e->in)];
+    int len = 0;
+
+    if (e->n == 0) {
+        return;
+    }
+    if (EVP_EncryptUpdate(e->ctx, ct, &len, e->in, (int)e->n) != 1 ||
+        len != (int)e->n) {
+        tk_err("aes: encryption failed");
+        abort();
+    }
+    tk_buf_grow(e->out, 4 * ((e->n + 2) / 3));
+    e->out->len += tk_base64_encode(ct, e->n, e->out->data + e->out->len);
+    e->n = 0;
+    tk_wipe(e->in, sizeof(e->in));
+}
+
+static void
+wx_enc_feed(struct wx_enc *e, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+
+    while (n > 0) {
+        size_t k = TK_MIN(sizeof(e->in) - e->n, n);
+
+        memcpy(e->in + e->n, s, k);
+        e->n += k;
+        s += k;
+        n -= k;
+        if (e->n == sizeof(e->in)) {
+            wx_enc_flush(e);
+        }
+    }
+}
+
+int
+tk_wxcrypt_encrypt(const unsigned char key[TK_WXCRYPT_KEY_LEN],
+                   const unsigned char *random, const char *msg,
+                   size_t msg_len, const char *appid, struct tk_buf *out)
+{
+    unsigned char rnd[TK_WXCRYPT_RANDOM_LEN], be[4], padding[TK_WXCRYPT_BLOCK];
+    size_t idlen = strlen(appid), full, pad;
+    struct wx_enc e = {.out = out};
+
+    if (msg_len > UINT32_MAX ||
+        msg_len > SIZE_MAX / 2 - idlen - TK_WXCRYPT_RANDOM_LEN - 4) {
+        return -E2BIG;
+    }
+    if (random == NULL) {
+        tk_random_bytes(rnd, sizeof(rnd));
+    } else {
+        memcpy(rnd, random, sizeof(rnd));
+    }
+    be[0] = (unsigned char)(msg_len >> 24);
+    be[1] = (unsigned char)(msg_len >> 16);
+    be[2] = (unsigned char)(msg_len >> 8);
+    be[3] = (unsigned char)msg_len;
+    full = TK_WXCRYPT_RANDOM_LEN + 4 + msg_len + idlen;
+    pad = TK_WXCRYPT_BLOCK - full % TK_WXCRYPT_BLOCK; /* 1..32 */
+    memset(padding, (int)pad, pad);
+
+    e.ctx = wx_ctx();
+    wx_cipher_init(e.ctx, key, 1);
+    tk_buf_grow(out, 4 * ((full + pad + 2) / 3));
+    wx_enc_feed(&e, rnd, sizeof(rnd));
+    wx_enc_feed(&e, be, sizeof(be));
+    wx_enc_feed(&e, msg, msg_len);
+    wx_enc_feed(&e, appid, idlen);
+    wx_enc_feed(&e, padding, pad);
+    wx_enc_flush(&e);
+    return 0;
 }
