@@ -743,6 +743,16 @@ test_reply_text(void **state)
     assert_int_equal(tk_xml_parse(b.data, b.len, back, &arena), 0);
     assert_string_equal(back->content, "a]]>b]]>]]>");
     assert_string_equal(back->to_user, "oUser");
+    /* A CR the user sent (as &#xD;) reaches WeChat as LF: XML line-end
+     * normalisation applies inside CDATA too. Found by fuzz_xml. */
+    assert_int_equal(tk_xml_parse("<xml><Content>a&#xD;&#xA;b&#xD;</Content>"
+                                  "</xml>", 47, back, &arena),
+                     0);
+    assert_string_equal(back->content, "a\r\nb\r");
+    tk_buf_reset(&b);
+    assert_int_equal(tk_wx_reply_text(&b, m, 1, back->content), 0);
+    assert_int_equal(tk_xml_parse(b.data, b.len, back, &arena), 0);
+    assert_string_equal(back->content, "a\nb\n");
     /* Invalid UTF-8 is refused and leaves out unchanged. */
     tk_buf_reset(&b);
     tk_buf_adds(&b, "keep");
