@@ -46,6 +46,11 @@ tk_wx_init(struct tk_wx *wx, const struct tk_conf *conf)
     int rc = 0;
 
     memset(wx, 0, sizeof(*wx));
+    if (conf->wechat.token == NULL || conf->wechat.token[0] == '\0') {
+        tk_err("wechat.token is empty: signatures would prove nothing");
+        rc = -EINVAL;
+        goto out;
+    }
     if (copy_opt(wx->token, sizeof(wx->token), conf->wechat.token,
                  "wechat.token") < 0 ||
         copy_opt(wx->appid, sizeof(wx->appid), conf->wechat.appid,
@@ -318,12 +323,14 @@ tk_wx_verify_post(const struct tk_wx *wx, const struct tk_wx_query *q,
             return TK_WX_ERR_MALFORMED;
         }
     }
-    if (!aes && wx->require_encryption) {
-        return TK_WX_ERR_PLAINTEXT;
-    }
-    if (!aes && !plain_signature_ok(wx, q)) {
+    if (!aes) {
         /* Plaintext by the query: check before looking at the body. */
-        return TK_WX_ERR_SIGNATURE;
+        if (q->signature == NULL) {
+            return TK_WX_ERR_MALFORMED;
+        }
+        if (!plain_signature_ok(wx, q)) {
+            return TK_WX_ERR_SIGNATURE;
+        }
     }
     rc = tk_xml_parse(body, len, &in->msg, arena);
     if (rc < 0) {
@@ -334,6 +341,11 @@ tk_wx_verify_post(const struct tk_wx *wx, const struct tk_wx_query *q,
     if (in->msg.encrypt == NULL) {
         if (aes) {
             return TK_WX_ERR_MALFORMED;
+        }
+        /* The signature above does not cover the body: anyone who saw
+         * one signed URL could post anything (WECHAT.md 6.1). */
+        if (wx->require_encryption) {
+            return TK_WX_ERR_PLAINTEXT;
         }
         st = check_window(wx, ts, now);
         goto recipient;

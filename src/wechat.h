@@ -116,13 +116,15 @@ struct tk_wx_inbound {
 /*
  * A pushed message (POST). Mode: encrypted iff encrypt_type=aes or the
  * body has <Encrypt>; encrypt_type other than aes/raw is malformed.
- * Plaintext: needs signature (3 values), refused when require_encryption.
+ * Plaintext: needs signature (3 values, checked before the body is
+ * parsed), refused when require_encryption.
  * Encrypted: needs msg_signature over (token, timestamp, nonce, Encrypt),
  * then tries the current key and the previous one. Both: the timestamp
  * window against now, and ToUserName when original_id is set.
  * arena receives transient copies (Encrypt text, decrypted bytes, wiped
  * before return); in->msg does not point into it except msg.encrypt.
- * Returns TK_WX_OK with *in filled, or the reason for refusing.
+ * Returns TK_WX_OK with *in filled, or the reason for refusing (*in is
+ * then unspecified).
  */
 enum tk_wx_status tk_wx_verify_post(const struct tk_wx *wx,
                                     const struct tk_wx_query *q,

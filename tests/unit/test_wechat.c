@@ -470,6 +470,9 @@ test_post_plaintext(void **state)
     q.signature = "0000000000000000000000000000000000000000";
     assert_int_equal(post(&wx, &q, "garbage", 1714037059, in),
                      TK_WX_ERR_SIGNATURE);
+    q.signature = NULL;
+    assert_int_equal(post(&wx, &q, TEXT_BODY, 1714037059, in),
+                     TK_WX_ERR_MALFORMED);
     q.signature = "899cf89e464efb63f54ddac96b0a0a235f53aa78";
     assert_int_equal(post(&wx, &q, "garbage", 1714037059, in),
                      TK_WX_ERR_MALFORMED);
@@ -562,6 +565,11 @@ test_post_encrypt_detected_from_body(void **state)
     wx_make(&wx, "AAAAA", "wx134c8103faa5a59e", KEY_A, NULL);
     assert_int_equal(post(&wx, &q, D2_BODY, 1715943329, in), TK_WX_OK);
     assert_int_equal(in->mode, TK_WX_MODE_SAFE);
+    /* require_encryption is satisfied by the body alone, too. */
+    wx.require_encryption = true;
+    assert_int_equal(post(&wx, &q, D2_BODY, 1715943329, in), TK_WX_OK);
+    assert_int_equal(post(&wx, &q, TEXT_BODY, 1715943329, in),
+                     TK_WX_ERR_PLAINTEXT);
     q.msg_signature = NULL;
     assert_int_equal(post(&wx, &q, D2_BODY, 1715943329, in),
                      TK_WX_ERR_MALFORMED);
