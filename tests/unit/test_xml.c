@@ -133,7 +133,8 @@ test_encrypt_into_arena(void **state)
 {
     (void)state;
     assert_int_equal(parse("<xml>\n <ToUserName><![CDATA[gh_1]]></ToUserNam"
-                           "e>\n <Encrypt><![CDATA[abc+/=]]></Encrypt>\n</xml>"),
+                           "e>\n <Encrypt><![CDATA[abc+/=]]></Encrypt>\n"
+                           "</xml>"),
                      TK_XML_OK);
     assert_non_null(msg.encrypt);
     assert_int_equal(msg.encrypt_len, 6);
