@@ -40,20 +40,23 @@ void
 tk_sha1_hexv(const struct iovec *iov, size_t iovcnt,
              char out[TK_SHA1_HEX_LEN + 1])
 {
-    /* One digest context per thread, reused (no allocation per call). */
+    /* One digest context per thread, reused, with SHA-1 fetched once:
+     * OpenSSL 3's implicit fetch in EVP_sha1() takes locks every call. */
     static _Thread_local EVP_MD_CTX *ctx;
+    static _Thread_local EVP_MD *sha1;
     unsigned char md[SHA_DIGEST_LENGTH];
     unsigned int len = 0;
     int ok;
 
     if (ctx == NULL) {
         ctx = EVP_MD_CTX_new();
-        if (ctx == NULL) {
-            tk_err("sha1: cannot allocate a digest context");
+        sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+        if (ctx == NULL || sha1 == NULL) {
+            tk_err("sha1: cannot set up a digest context");
             abort();
         }
     }
-    ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1;
+    ok = EVP_DigestInit_ex(ctx, sha1, NULL) == 1;
     for (size_t i = 0; ok && i < iovcnt; i++) {
         ok = EVP_DigestUpdate(ctx, iov[i].iov_base, iov[i].iov_len) == 1;
     }
@@ -137,25 +140,25 @@ tk_base64url_encode(const void *data, size_t n, char *out)
     return len;
 }
 
+/* One plus the base64 value of each byte; 0 outside the alphabet. */
+static const unsigned char b64tab[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6,
+    ['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12,
+    ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18,
+    ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30,
+    ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+    ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
+    ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54,
+    ['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60,
+    ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
 static int
 b64val(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
+    return (int)b64tab[c] - 1;
 }
 
 long
@@ -283,6 +286,8 @@ tk_wxcrypt_key_decode(const char *encoded, size_t n,
  * One cipher context per thread, reused: the request path then allocates
  * nothing here. Worker threads live as long as the process.
  */
+static _Thread_local EVP_CIPHER *wx_aes;
+
 static EVP_CIPHER_CTX *
 wx_ctx(void)
 {
@@ -290,8 +295,9 @@ wx_ctx(void)
 
     if (ctx == NULL) {
         ctx = EVP_CIPHER_CTX_new();
-        if (ctx == NULL) {
-            tk_err("aes: cannot allocate a cipher context");
+        wx_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+        if (ctx == NULL || wx_aes == NULL) {
+            tk_err("aes: cannot set up aes-256-cbc");
             abort();
         }
     }
@@ -303,7 +309,7 @@ wx_cipher_init(EVP_CIPHER_CTX *ctx, const unsigned char *key, int enc)
 {
     /* IV = key[0..15]; WeChat pads to 32-byte blocks, which OpenSSL's
      * PKCS#7 (16-byte blocks) would reject half the time: padding off. */
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_cbc(), NULL, key, key, enc) != 1 ||
+    if (EVP_CipherInit_ex(ctx, wx_aes, NULL, key, key, enc) != 1 ||
         EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
         tk_err("aes: cannot initialise aes-256-cbc");
         abort();
