@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct tk_arena arena;
     static struct tk_buf out;
-    struct tk_command cmd;
+    struct tk_wx_command cmd;
     char key[TK_WX_DEDUPE_KEY_MAX + 1];
     size_t n, want;
 
@@ -39,8 +39,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (msg.encrypt != NULL && strlen(msg.encrypt) > msg.encrypt_len) {
         abort();
     }
-    tk_cmd_parse(&msg, &cmd);
-    if (cmd.arg == TK_CMD_ARG_KEY && strlen(cmd.key) > TK_KEY_MAX) {
+    tk_wx_cmd_parse(&msg, &cmd);
+    if (cmd.arg == TK_WX_CMD_ARG_KEY && strlen(cmd.key) > TK_KEY_MAX) {
         abort();
     }
     n = tk_wx_dedupe_key(&msg, key);

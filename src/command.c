@@ -45,28 +45,28 @@ space_before(const char *s, size_t n)
 
 static const struct {
     const char *word;
-    enum tk_cmd cmd;
+    enum tk_wx_cmd cmd;
     bool takes_key;
 } words[] = {
-    {"帮助", TK_CMD_HELP, false},
-    {"绑定", TK_CMD_BIND, false},
-    {"解绑", TK_CMD_UNBIND, false},
-    {"抢啥", TK_CMD_BOOK_WHAT, false},
-    {"抢票", TK_CMD_BOOK, true},
-    {"退票", TK_CMD_REFUND, true},
-    {"取票", TK_CMD_TAKE, true},
-    {"查票", TK_CMD_TICKETS, false},
+    {"帮助", TK_WX_CMD_HELP, false},
+    {"绑定", TK_WX_CMD_BIND, false},
+    {"解绑", TK_WX_CMD_UNBIND, false},
+    {"抢啥", TK_WX_CMD_BOOK_WHAT, false},
+    {"抢票", TK_WX_CMD_BOOK, true},
+    {"退票", TK_WX_CMD_REFUND, true},
+    {"取票", TK_WX_CMD_TAKE, true},
+    {"查票", TK_WX_CMD_TICKETS, false},
 };
 
 void
-tk_cmd_parse_text(const char *text, size_t len, struct tk_command *out)
+tk_wx_cmd_parse_text(const char *text, size_t len, struct tk_wx_command *out)
 {
     size_t n, w, sp;
     const char *arg;
 
     memset(out, 0, sizeof(*out));
-    out->cmd = TK_CMD_UNKNOWN;
-    out->source = TK_CMD_FROM_TEXT;
+    out->cmd = TK_WX_CMD_UNKNOWN;
+    out->source = TK_WX_CMD_FROM_TEXT;
     /* Trim both ends. */
     while (len > 0 && (sp = space_at(text, len)) > 0) {
         text += sp, len -= sp;
@@ -81,7 +81,7 @@ tk_cmd_parse_text(const char *text, size_t len, struct tk_command *out)
         arg += sp, n -= sp;
     }
     if (w == 4 && strncasecmp(text, "help", 4) == 0) {
-        out->cmd = n == 0 ? TK_CMD_HELP : TK_CMD_UNKNOWN;
+        out->cmd = n == 0 ? TK_WX_CMD_HELP : TK_WX_CMD_UNKNOWN;
         return;
     }
     for (size_t i = 0; i < TK_ARRAY_SIZE(words); i++) {
@@ -90,16 +90,16 @@ tk_cmd_parse_text(const char *text, size_t len, struct tk_command *out)
             continue;
         }
         if (!words[i].takes_key) {
-            out->cmd = n == 0 ? words[i].cmd : TK_CMD_UNKNOWN;
+            out->cmd = n == 0 ? words[i].cmd : TK_WX_CMD_UNKNOWN;
             return;
         }
         out->cmd = words[i].cmd;
         if (n == 0) {
-            out->arg = TK_CMD_ARG_NONE;
+            out->arg = TK_WX_CMD_ARG_NONE;
         } else if (n > TK_KEY_MAX) {
-            out->arg = TK_CMD_ARG_TOO_LONG;
+            out->arg = TK_WX_CMD_ARG_TOO_LONG;
         } else {
-            out->arg = TK_CMD_ARG_KEY;
+            out->arg = TK_WX_CMD_ARG_KEY;
             memcpy(out->key, arg, n);
             out->key[n] = '\0';
         }
@@ -110,23 +110,23 @@ tk_cmd_parse_text(const char *text, size_t len, struct tk_command *out)
 #define BOOKING_PREFIX "BOOKING_ACTIVITY_"
 
 void
-tk_cmd_parse_click(const char *key, struct tk_command *out)
+tk_wx_cmd_parse_click(const char *key, struct tk_wx_command *out)
 {
     static const struct {
         const char *key;
-        enum tk_cmd cmd;
+        enum tk_wx_cmd cmd;
     } clicks[] = {
-        {"BOOKING_EMPTY", TK_CMD_BOOKING_EMPTY},
-        {"SERVICE_BIND", TK_CMD_BIND},
-        {"SERVICE_BOOK_WHAT", TK_CMD_BOOK_WHAT},
-        {"SERVICE_GET_TICKET", TK_CMD_TICKETS},
-        {"SERVICE_HELP", TK_CMD_HELP},
+        {"BOOKING_EMPTY", TK_WX_CMD_BOOKING_EMPTY},
+        {"SERVICE_BIND", TK_WX_CMD_BIND},
+        {"SERVICE_BOOK_WHAT", TK_WX_CMD_BOOK_WHAT},
+        {"SERVICE_GET_TICKET", TK_WX_CMD_TICKETS},
+        {"SERVICE_HELP", TK_WX_CMD_HELP},
     };
     size_t plen = strlen(BOOKING_PREFIX);
 
     memset(out, 0, sizeof(*out));
-    out->cmd = TK_CMD_UNKNOWN;
-    out->source = TK_CMD_FROM_EVENT;
+    out->cmd = TK_WX_CMD_UNKNOWN;
+    out->source = TK_WX_CMD_FROM_EVENT;
     for (size_t i = 0; i < TK_ARRAY_SIZE(clicks); i++) {
         if (strcmp(key, clicks[i].key) == 0) {
             out->cmd = clicks[i].cmd;
@@ -141,53 +141,53 @@ tk_cmd_parse_click(const char *key, struct tk_command *out)
         if (id[0] >= '1' && id[0] <= '9' &&
             strspn(id, "0123456789") == strlen(id) &&
             tk_parse_i64(id, &v) == 0 && v > 0) {
-            out->cmd = TK_CMD_BOOK;
-            out->arg = TK_CMD_ARG_ID;
+            out->cmd = TK_WX_CMD_BOOK;
+            out->arg = TK_WX_CMD_ARG_ID;
             out->activity_id = v;
         }
     }
 }
 
 void
-tk_cmd_parse(const struct tk_wx_msg *msg, struct tk_command *out)
+tk_wx_cmd_parse(const struct tk_wx_msg *msg, struct tk_wx_command *out)
 {
     if (strcmp(msg->msg_type, "text") == 0) {
-        tk_cmd_parse_text(msg->content, strlen(msg->content), out);
+        tk_wx_cmd_parse_text(msg->content, strlen(msg->content), out);
         return;
     }
     memset(out, 0, sizeof(*out));
-    out->cmd = TK_CMD_IGNORE;
-    out->source = TK_CMD_FROM_EVENT;
+    out->cmd = TK_WX_CMD_IGNORE;
+    out->source = TK_WX_CMD_FROM_EVENT;
     if (strcmp(msg->msg_type, "event") != 0) {
         return;
     }
     /* Event names as WeChat sends them (case-sensitive, mixed styles). */
     if (strcmp(msg->event, "subscribe") == 0 ||
         strcmp(msg->event, "SCAN") == 0) {
-        out->cmd = TK_CMD_HELP;
+        out->cmd = TK_WX_CMD_HELP;
     } else if (strcmp(msg->event, "unsubscribe") == 0) {
-        out->cmd = TK_CMD_UNSUBSCRIBE;
+        out->cmd = TK_WX_CMD_UNSUBSCRIBE;
     } else if (strcmp(msg->event, "CLICK") == 0) {
-        tk_cmd_parse_click(msg->event_key, out);
+        tk_wx_cmd_parse_click(msg->event_key, out);
     }
 }
 
 const char *
-tk_cmd_name(enum tk_cmd cmd)
+tk_wx_cmd_name(enum tk_wx_cmd cmd)
 {
     static const char *const names[] = {
-        [TK_CMD_IGNORE] = "ignore",
-        [TK_CMD_UNKNOWN] = "unknown",
-        [TK_CMD_HELP] = "help",
-        [TK_CMD_BIND] = "bind",
-        [TK_CMD_UNBIND] = "unbind",
-        [TK_CMD_UNSUBSCRIBE] = "unsubscribe",
-        [TK_CMD_BOOK_WHAT] = "book_what",
-        [TK_CMD_BOOK] = "book",
-        [TK_CMD_REFUND] = "refund",
-        [TK_CMD_TAKE] = "take",
-        [TK_CMD_TICKETS] = "tickets",
-        [TK_CMD_BOOKING_EMPTY] = "booking_empty",
+        [TK_WX_CMD_IGNORE] = "ignore",
+        [TK_WX_CMD_UNKNOWN] = "unknown",
+        [TK_WX_CMD_HELP] = "help",
+        [TK_WX_CMD_BIND] = "bind",
+        [TK_WX_CMD_UNBIND] = "unbind",
+        [TK_WX_CMD_UNSUBSCRIBE] = "unsubscribe",
+        [TK_WX_CMD_BOOK_WHAT] = "book_what",
+        [TK_WX_CMD_BOOK] = "book",
+        [TK_WX_CMD_REFUND] = "refund",
+        [TK_WX_CMD_TAKE] = "take",
+        [TK_WX_CMD_TICKETS] = "tickets",
+        [TK_WX_CMD_BOOKING_EMPTY] = "booking_empty",
     };
 
     if ((unsigned)cmd < TK_ARRAY_SIZE(names)) {

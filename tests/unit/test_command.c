@@ -10,13 +10,13 @@
 #include "texts.h"
 #include "util.h"
 
-static struct tk_command c;
+static struct tk_wx_command c;
 
 static void
 text(const char *s)
 {
-    tk_cmd_parse_text(s, strlen(s), &c);
-    assert_int_equal(c.source, TK_CMD_FROM_TEXT);
+    tk_wx_cmd_parse_text(s, strlen(s), &c);
+    assert_int_equal(c.source, TK_WX_CMD_FROM_TEXT);
 }
 
 static void
@@ -24,20 +24,20 @@ test_simple_commands(void **state)
 {
     (void)state;
     text("帮助");
-    assert_int_equal(c.cmd, TK_CMD_HELP);
+    assert_int_equal(c.cmd, TK_WX_CMD_HELP);
     text("help");
-    assert_int_equal(c.cmd, TK_CMD_HELP);
+    assert_int_equal(c.cmd, TK_WX_CMD_HELP);
     text("HeLP");
-    assert_int_equal(c.cmd, TK_CMD_HELP);
+    assert_int_equal(c.cmd, TK_WX_CMD_HELP);
     text("绑定");
-    assert_int_equal(c.cmd, TK_CMD_BIND);
+    assert_int_equal(c.cmd, TK_WX_CMD_BIND);
     text("解绑");
-    assert_int_equal(c.cmd, TK_CMD_UNBIND);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNBIND);
     text("抢啥");
-    assert_int_equal(c.cmd, TK_CMD_BOOK_WHAT);
+    assert_int_equal(c.cmd, TK_WX_CMD_BOOK_WHAT);
     text("查票");
-    assert_int_equal(c.cmd, TK_CMD_TICKETS);
-    assert_int_equal(c.arg, TK_CMD_ARG_NONE);
+    assert_int_equal(c.cmd, TK_WX_CMD_TICKETS);
+    assert_int_equal(c.arg, TK_WX_CMD_ARG_NONE);
 }
 
 static void
@@ -46,21 +46,21 @@ test_white_space(void **state)
     (void)state;
     /* Surrounding ASCII and full-width (U+3000) white space. */
     text("  \t帮助\r\n");
-    assert_int_equal(c.cmd, TK_CMD_HELP);
+    assert_int_equal(c.cmd, TK_WX_CMD_HELP);
     text("\xe3\x80\x80查票\xe3\x80\x80 ");
-    assert_int_equal(c.cmd, TK_CMD_TICKETS);
+    assert_int_equal(c.cmd, TK_WX_CMD_TICKETS);
     /* Separator: any run of half- and full-width spaces. */
     text("抢票 concert2026");
-    assert_int_equal(c.cmd, TK_CMD_BOOK);
-    assert_int_equal(c.arg, TK_CMD_ARG_KEY);
+    assert_int_equal(c.cmd, TK_WX_CMD_BOOK);
+    assert_int_equal(c.arg, TK_WX_CMD_ARG_KEY);
     assert_string_equal(c.key, "concert2026");
     text("抢票\xe3\x80\x80" "concert2026");
     assert_string_equal(c.key, "concert2026");
     text(" 退票 \xe3\x80\x80\t  concert2026\xe3\x80\x80 ");
-    assert_int_equal(c.cmd, TK_CMD_REFUND);
+    assert_int_equal(c.cmd, TK_WX_CMD_REFUND);
     assert_string_equal(c.key, "concert2026");
     text("取票\xc2\xa0k");
-    assert_int_equal(c.cmd, TK_CMD_TAKE);
+    assert_int_equal(c.cmd, TK_WX_CMD_TAKE);
     assert_string_equal(c.key, "k");
     /* Chinese keys are fine. */
     text("抢票 新年音乐会");
@@ -74,24 +74,24 @@ test_missing_and_long_key(void **state)
 
     (void)state;
     text("抢票");
-    assert_int_equal(c.cmd, TK_CMD_BOOK);
-    assert_int_equal(c.arg, TK_CMD_ARG_NONE);
+    assert_int_equal(c.cmd, TK_WX_CMD_BOOK);
+    assert_int_equal(c.arg, TK_WX_CMD_ARG_NONE);
     assert_string_equal(c.key, "");
     text("退票\xe3\x80\x80 ");
-    assert_int_equal(c.cmd, TK_CMD_REFUND);
-    assert_int_equal(c.arg, TK_CMD_ARG_NONE);
+    assert_int_equal(c.cmd, TK_WX_CMD_REFUND);
+    assert_int_equal(c.arg, TK_WX_CMD_ARG_NONE);
     /* Exactly TK_KEY_MAX bytes is a key; one more is "too long". */
     memcpy(buf, "抢票 ", 7);
     memset(buf + 7, 'k', TK_KEY_MAX);
     buf[7 + TK_KEY_MAX] = '\0';
     text(buf);
-    assert_int_equal(c.arg, TK_CMD_ARG_KEY);
+    assert_int_equal(c.arg, TK_WX_CMD_ARG_KEY);
     assert_int_equal(strlen(c.key), TK_KEY_MAX);
     buf[7 + TK_KEY_MAX] = 'k';
     buf[8 + TK_KEY_MAX] = '\0';
     text(buf);
-    assert_int_equal(c.cmd, TK_CMD_BOOK);
-    assert_int_equal(c.arg, TK_CMD_ARG_TOO_LONG);
+    assert_int_equal(c.cmd, TK_WX_CMD_BOOK);
+    assert_int_equal(c.arg, TK_WX_CMD_ARG_TOO_LONG);
     assert_string_equal(c.key, "");
 }
 
@@ -100,21 +100,21 @@ test_unknown(void **state)
 {
     (void)state;
     text("");
-    assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
     text("   ");
-    assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
     text("hello");
-    assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
     text("抢票concert"); /* no separator */
-    assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
     text("帮助 我");  /* no argument taken */
-    assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
     text("help me");
-    assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
     text("helpme");
-    assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
     text("抢");
-    assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
 }
 
 static void
@@ -126,7 +126,7 @@ event(const char *type, const char *ev, const char *key)
     tk_strlcpy(m.msg_type, type, sizeof(m.msg_type));
     tk_strlcpy(m.event, ev, sizeof(m.event));
     tk_strlcpy(m.event_key, key, sizeof(m.event_key));
-    tk_cmd_parse(&m, &c);
+    tk_wx_cmd_parse(&m, &c);
 }
 
 static void
@@ -136,28 +136,28 @@ test_events(void **state)
 
     (void)state;
     event("event", "subscribe", "");
-    assert_int_equal(c.cmd, TK_CMD_HELP);
-    assert_int_equal(c.source, TK_CMD_FROM_EVENT);
+    assert_int_equal(c.cmd, TK_WX_CMD_HELP);
+    assert_int_equal(c.source, TK_WX_CMD_FROM_EVENT);
     event("event", "subscribe", "qrscene_123");
-    assert_int_equal(c.cmd, TK_CMD_HELP);
+    assert_int_equal(c.cmd, TK_WX_CMD_HELP);
     event("event", "SCAN", "123");
-    assert_int_equal(c.cmd, TK_CMD_HELP);
+    assert_int_equal(c.cmd, TK_WX_CMD_HELP);
     event("event", "unsubscribe", "");
-    assert_int_equal(c.cmd, TK_CMD_UNSUBSCRIBE);
+    assert_int_equal(c.cmd, TK_WX_CMD_UNSUBSCRIBE);
     event("event", "CLICK", "SERVICE_HELP");
-    assert_int_equal(c.cmd, TK_CMD_HELP);
+    assert_int_equal(c.cmd, TK_WX_CMD_HELP);
     event("event", "CLICK", "SERVICE_BIND");
-    assert_int_equal(c.cmd, TK_CMD_BIND);
+    assert_int_equal(c.cmd, TK_WX_CMD_BIND);
     event("event", "CLICK", "SERVICE_BOOK_WHAT");
-    assert_int_equal(c.cmd, TK_CMD_BOOK_WHAT);
-    assert_int_equal(c.source, TK_CMD_FROM_EVENT);
+    assert_int_equal(c.cmd, TK_WX_CMD_BOOK_WHAT);
+    assert_int_equal(c.source, TK_WX_CMD_FROM_EVENT);
     event("event", "CLICK", "SERVICE_GET_TICKET");
-    assert_int_equal(c.cmd, TK_CMD_TICKETS);
+    assert_int_equal(c.cmd, TK_WX_CMD_TICKETS);
     event("event", "CLICK", "BOOKING_EMPTY");
-    assert_int_equal(c.cmd, TK_CMD_BOOKING_EMPTY);
+    assert_int_equal(c.cmd, TK_WX_CMD_BOOKING_EMPTY);
     event("event", "CLICK", "BOOKING_ACTIVITY_42");
-    assert_int_equal(c.cmd, TK_CMD_BOOK);
-    assert_int_equal(c.arg, TK_CMD_ARG_ID);
+    assert_int_equal(c.cmd, TK_WX_CMD_BOOK);
+    assert_int_equal(c.arg, TK_WX_CMD_ARG_ID);
     assert_int_equal(c.activity_id, 42);
     event("event", "CLICK", "BOOKING_ACTIVITY_9223372036854775807");
     assert_int_equal(c.activity_id, INT64_MAX);
@@ -170,29 +170,29 @@ test_events(void **state)
     };
     for (size_t i = 0; i < TK_ARRAY_SIZE(bad); i++) {
         event("event", "CLICK", bad[i]);
-        assert_int_equal(c.cmd, TK_CMD_UNKNOWN);
+        assert_int_equal(c.cmd, TK_WX_CMD_UNKNOWN);
         assert_int_equal(c.activity_id, 0);
     }
     /* Everything else is acknowledged with "success". */
     event("event", "VIEW", "https://example.edu");
-    assert_int_equal(c.cmd, TK_CMD_IGNORE);
+    assert_int_equal(c.cmd, TK_WX_CMD_IGNORE);
     event("event", "TEMPLATESENDJOBFINISH", "");
-    assert_int_equal(c.cmd, TK_CMD_IGNORE);
+    assert_int_equal(c.cmd, TK_WX_CMD_IGNORE);
     event("event", "click", "SERVICE_HELP");
-    assert_int_equal(c.cmd, TK_CMD_IGNORE);
+    assert_int_equal(c.cmd, TK_WX_CMD_IGNORE);
     event("image", "", "");
-    assert_int_equal(c.cmd, TK_CMD_IGNORE);
+    assert_int_equal(c.cmd, TK_WX_CMD_IGNORE);
     event("location", "", "");
-    assert_int_equal(c.cmd, TK_CMD_IGNORE);
+    assert_int_equal(c.cmd, TK_WX_CMD_IGNORE);
     /* A text message goes through the text parser. */
     memset(&m, 0, sizeof(m));
     tk_strlcpy(m.msg_type, "text", sizeof(m.msg_type));
     tk_strlcpy(m.content, "取票 abc", sizeof(m.content));
-    tk_cmd_parse(&m, &c);
-    assert_int_equal(c.cmd, TK_CMD_TAKE);
-    assert_int_equal(c.source, TK_CMD_FROM_TEXT);
+    tk_wx_cmd_parse(&m, &c);
+    assert_int_equal(c.cmd, TK_WX_CMD_TAKE);
+    assert_int_equal(c.source, TK_WX_CMD_FROM_TEXT);
     assert_string_equal(c.key, "abc");
-    assert_string_equal(tk_cmd_name(TK_CMD_BOOK), "book");
+    assert_string_equal(tk_wx_cmd_name(TK_WX_CMD_BOOK), "book");
 }
 
 /* API.md key phrases, each of which must appear verbatim. */
