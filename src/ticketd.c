@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "app.h"
 #include "conf.h"
 #include "log.h"
 #include "server.h"
@@ -57,6 +58,5 @@ main(int argc, char **argv)
         tk_conf_release(&conf);
         return 0;
     }
-    /* The data layer passes its hooks here once it exists. */
-    return tk_server_run(path, &conf, NULL);
+    return tk_server_run(path, &conf, &tk_app_hooks);
 }

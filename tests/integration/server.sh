@@ -41,9 +41,9 @@ t_eq "/healthz answers ok" "ok
 
 HTTP 200" "$out"
 out=$(http GET /readyz)
-t_contains "/readyz is 503 without a data layer" "HTTP 503" "$out"
-t_contains "/readyz names redis as not configured" "redis: not configured" "$out"
-t_contains "/readyz names mariadb as not configured" "mariadb: not configured" "$out"
+t_contains "/readyz is 200 with Redis and MariaDB up" "HTTP 200" "$out"
+t_contains "/readyz reports redis" "redis: ok" "$out"
+t_contains "/readyz reports mariadb" "mariadb: ok" "$out"
 out=$(curl -sS -D - "$TK_HTTP/u/help")
 t_contains "/u/help is HTML in UTF-8" "Content-Type: text/html; charset=utf-8" "$out"
 t_contains "/u/help is the user guide" "<title>使用指南</title>" "$out"
