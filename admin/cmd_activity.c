@@ -177,6 +177,12 @@ set_status(struct tk_ctl *ctl, int argc, char **argv,
         fprintf(stderr, "ticketctl: no activity %lld\n", (long long)id);
         return EX_DATAERR;
     }
+    /* Published activities are in Redis before anyone can grab: a grab
+     * never loads one implicitly. */
+    if (status == TK_ACT_PUBLISHED) {
+        a.status = status;
+        return tk_ctl_preheat_one(ctl, &a);
+    }
     return 0;
 }
 
