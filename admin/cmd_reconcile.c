@@ -83,7 +83,9 @@ tk_ctl_activity_ids(struct tk_ctl *ctl, int64_t **out, size_t *n)
         rc = EX_UNAVAILABLE;
         goto out;
     }
-    qsort(v.items, v.n, sizeof(*v.items), by_id);
+    if (v.n > 0) {
+        qsort(v.items, v.n, sizeof(*v.items), by_id);
+    }
 
 out:
     tk_redis_reply_free(reply);

@@ -282,6 +282,15 @@ by_student(const void *a, const void *b)
     return strcmp(x->student_id, y->student_id);
 }
 
+/* qsort() must not be given NULL, even for nothing. */
+static void
+sort_tickets(struct tickets *v)
+{
+    if (v->n > 0) {
+        qsort(v->items, v->n, sizeof(*v->items), by_student);
+    }
+}
+
 static int
 by_field(const void *a, const void *b)
 {
@@ -315,7 +324,9 @@ redis_holders(struct tk_redis *r, struct tk_recover_report *rep,
         goto out;
     }
     rep->holders = (int64_t)holders.n;
-    qsort(tickets.items, tickets.n, sizeof(*tickets.items), by_field);
+    if (tickets.n > 0) {
+        qsort(tickets.items, tickets.n, sizeof(*tickets.items), by_field);
+    }
     for (size_t i = 0; i < tickets.n; i++) {
         struct tk_ticket t = {0};
         const char *v = tickets.items[i].value;
@@ -328,7 +339,7 @@ redis_holders(struct tk_redis *r, struct tk_recover_report *rep,
             collect(&t, &live);
         }
     }
-    qsort(live.items, live.n, sizeof(*live.items), by_student);
+    sort_tickets(&live);
     for (size_t i = 1; i < live.n; i++) {
         if (strcmp(live.items[i].student_id, live.items[i - 1].student_id) ==
             0) {
@@ -341,7 +352,9 @@ redis_holders(struct tk_redis *r, struct tk_recover_report *rep,
     for (size_t i = 0; i < holders.n; i++) {
         struct tk_redis_pair k = {.field = holders.items[i].value};
         const struct tk_redis_pair *e =
-            bsearch(&k, tickets.items, tickets.n, sizeof(k), by_field);
+            tickets.n == 0 ? NULL
+                           : bsearch(&k, tickets.items, tickets.n, sizeof(k),
+                                     by_field);
         const char *sid = holders.items[i].field;
         struct tk_ticket t = {0};
 
@@ -358,7 +371,7 @@ redis_holders(struct tk_redis *r, struct tk_recover_report *rep,
         tk_strlcpy(t.unique_id, k.field, sizeof(t.unique_id));
         collect(&t, out);
     }
-    qsort(out->items, out->n, sizeof(*out->items), by_student);
+    sort_tickets(out);
 
 out:
     free(live.items);
@@ -437,7 +450,7 @@ tk_recover_compare(struct tk_redis *r, struct tk_store *s, int64_t act,
     if (rc < 0) {
         goto out;
     }
-    qsort(db.items, db.n, sizeof(*db.items), by_student);
+    sort_tickets(&db);
     for (size_t i = 0; i < db.n; i++) {
         int64_t *n = db.items[i].status == TK_TICKET_VALID  ? &rep->db_valid
                      : db.items[i].status == TK_TICKET_USED ? &rep->db_used
