@@ -63,6 +63,7 @@ enum stmt_id {
     ST_MENU_INSERT,
     ST_MIG_VERSIONS,
     ST_MIG_RECORD,
+    ST_SERVER_STATUS,
     ST_COUNT
 };
 
@@ -203,6 +204,11 @@ static const struct stmt_def stmts[ST_COUNT] = {
                        "INSERT INTO schema_migrations (version, name, "
                        "applied_at) VALUES (?,?,?)",
                        false},
+    [ST_SERVER_STATUS] = {"server status",
+                          "SELECT VARIABLE_VALUE FROM "
+                          "information_schema.GLOBAL_STATUS "
+                          "WHERE VARIABLE_NAME=?",
+                          true},
 };
 
 /* A statement prepared for a number of rows (multi-row inserts). */
@@ -1749,4 +1755,27 @@ tk_store_menu_set(struct tk_store *s, const int64_t *ids, size_t n)
         return rc;
     }
     return tk_store_commit(s);
+}
+
+/* --- server ------------------------------------------------------------*/
+
+int
+tk_store_server_status(struct tk_store *s, const char *name, int64_t *value)
+{
+    char v[32];
+    struct binds in, res;
+    int rc;
+
+    binds_init(&in, 1);
+    bind_str(&in, name);
+    binds_init(&res, 1);
+    bind_str_out(&res, v, sizeof(v));
+    rc = query_one(s, ST_SERVER_STATUS, &in, &res);
+    binds_release(&in);
+    binds_release(&res);
+    if (rc == 1 && tk_parse_i64(v, value) < 0) {
+        tk_err("mariadb: status '%s' is not a number: '%s'", name, v);
+        rc = -EIO;
+    }
+    return rc;
 }

@@ -227,4 +227,12 @@ int tk_store_menu_get(struct tk_store *s, int64_t ids[TK_MENU_MAX]);
  * (call it outside one). */
 int tk_store_menu_set(struct tk_store *s, const int64_t *ids, size_t n);
 
+/* --- server ------------------------------------------------------------*/
+
+/* A global status counter of the server (SHOW GLOBAL STATUS name, e.g.
+ * Com_stmt_execute), read with one prepared statement execution, which
+ * the counter may include. 1 and *value, 0 no such counter. */
+int tk_store_server_status(struct tk_store *s, const char *name,
+                           int64_t *value);
+
 #endif
