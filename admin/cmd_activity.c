@@ -181,7 +181,13 @@ set_status(struct tk_ctl *ctl, int argc, char **argv,
      * never loads one implicitly. */
     if (status == TK_ACT_PUBLISHED) {
         a.status = status;
-        return tk_ctl_preheat_one(ctl, &a);
+        rc = tk_ctl_preheat_one(ctl, &a);
+        if (rc != 0) {
+            fprintf(stderr, "ticketctl: activity %lld is published but not "
+                            "in redis; grabs fail until 'ticketctl preheat "
+                            "%lld' succeeds\n", (long long)id, (long long)id);
+        }
+        return rc;
     }
     return 0;
 }

@@ -125,6 +125,8 @@ tk_ctl_store(struct tk_ctl *ctl, struct tk_store **out)
     return 0;
 }
 
+#define TK_CTL_REDIS_TIMEOUT_MS 600000
+
 static void
 ctl_redis_free(void *arg)
 {
@@ -144,7 +146,13 @@ tk_ctl_redis(struct tk_ctl *ctl, struct tk_redis **out)
         if (rc != 0) {
             return rc;
         }
-        ctl->redis = tk_redis_new(&ctl->conf);
+        struct tk_conf c = ctl->conf;
+
+        /* Loading an activity of 100k tickets is one function call that
+         * runs for seconds: a request-sized timeout would cut it off, and
+         * the retry on a new connection would find it "already loaded". */
+        c.redis.timeout_ms = TK_CTL_REDIS_TIMEOUT_MS;
+        ctl->redis = tk_redis_new(&c);
         if (tk_redis_open(ctl->redis) < 0 ||
             tk_redis_functions_ensure(ctl->redis, NULL) < 0) {
             tk_redis_free(ctl->redis);
