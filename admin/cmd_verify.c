@@ -1,5 +1,6 @@
 /* ticketctl verify: the invariants of one activity, with the figures.
- * bench/run reads the last line: "verify ID: OK" or "verify ID: FAILED: ...". */
+ * bench/run reads the last line: "verify ID: OK" or
+ * "verify ID: FAILED: ...". */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
