@@ -177,6 +177,18 @@ set_status(struct tk_ctl *ctl, int argc, char **argv,
         fprintf(stderr, "ticketctl: no activity %lld\n", (long long)id);
         return EX_DATAERR;
     }
+    /* Published activities are in Redis before anyone can grab: a grab
+     * never loads one implicitly. */
+    if (status == TK_ACT_PUBLISHED) {
+        a.status = status;
+        rc = tk_ctl_preheat_one(ctl, &a);
+        if (rc != 0) {
+            fprintf(stderr, "ticketctl: activity %lld is published but not "
+                            "in redis; grabs fail until 'ticketctl preheat "
+                            "%lld' succeeds\n", (long long)id, (long long)id);
+        }
+        return rc;
+    }
     return 0;
 }
 

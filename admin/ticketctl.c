@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "redis.h"
 #include "store.h"
 #include "util.h"
 
@@ -19,15 +20,29 @@ static const struct tk_ctl_cmd commands[] = {
      "activities from YAML files"},
     {"admin", tk_cmd_admin, "admin add USERNAME  (password on stdin)",
      "web admin accounts"},
+    {"checkin", tk_cmd_checkin, "checkin TICKET_ID",
+     "mark a ticket used (in redis; the persister records it)"},
     {"conf", tk_cmd_conf, "conf check [-v]",
      "check the configuration file and report every error"},
     {"db", tk_cmd_db, "db migrate [--sql-dir DIR]\ndb status [--sql-dir DIR]",
      "apply or list the schema migrations"},
     {"help", cmd_help, "help [COMMAND]", "show the usage of a command"},
+    {"menu", tk_cmd_menu, "menu show", "the WeChat menu JSON"},
+    {"preheat", tk_cmd_preheat, "preheat ID...\npreheat --upcoming HOURS",
+     "load activities, stock, holders and bindings into redis"},
+    {"rebuild", tk_cmd_rebuild,
+     "rebuild [--force] ID...\nrebuild --all [--force]",
+     "restore redis from mariadb after redis lost its data"},
+    {"reconcile", tk_cmd_reconcile, "reconcile [--repair]",
+     "compare redis and mariadb after drain; exit 1 on drift"},
+    {"stats", tk_cmd_stats, "stats [ID]",
+     "sold, remaining, stream lag, pending, dead letters, cache hits"},
     {"user", tk_cmd_user,
      "user import FILE.csv\nuser bind OPENID STUDENT_ID\n"
      "user unbind OPENID\nuser show OPENID",
      "the roster and WeChat bindings"},
+    {"verify", tk_cmd_verify, "verify [--wait SECONDS] ID",
+     "check the invariants I1-I5 of an activity; exit 1 when broken"},
 };
 
 int
@@ -110,15 +125,83 @@ tk_ctl_store(struct tk_ctl *ctl, struct tk_store **out)
     return 0;
 }
 
+#define TK_CTL_REDIS_TIMEOUT_MS 600000
+
+static void
+ctl_redis_free(void *arg)
+{
+    struct tk_ctl *ctl = arg;
+
+    tk_redis_free(ctl->redis);
+    ctl->redis = NULL;
+}
+
 int
-tk_ctl_getopt(struct tk_ctl *ctl, int argc, char **argv, const char *optstring)
+tk_ctl_redis(struct tk_ctl *ctl, struct tk_redis **out)
+{
+    int rc;
+
+    if (ctl->redis == NULL) {
+        rc = tk_ctl_conf(ctl);
+        if (rc != 0) {
+            return rc;
+        }
+        struct tk_conf c = ctl->conf;
+
+        /* Loading an activity of 100k tickets is one function call that
+         * runs for seconds: a request-sized timeout would cut it off, and
+         * the retry on a new connection would find it "already loaded". */
+        c.redis.timeout_ms = TK_CTL_REDIS_TIMEOUT_MS;
+        ctl->redis = tk_redis_new(&c);
+        if (tk_redis_open(ctl->redis) < 0 ||
+            tk_redis_functions_ensure(ctl->redis, NULL) < 0) {
+            tk_redis_free(ctl->redis);
+            ctl->redis = NULL;
+            return EX_UNAVAILABLE;
+        }
+        tk_ctl_on_close(ctl, ctl_redis_free, ctl);
+    }
+    *out = ctl->redis;
+    return 0;
+}
+
+int
+tk_ctl_activity(struct tk_ctl *ctl, const char *arg, struct tk_activity *a)
+{
+    struct tk_store *s;
+    int64_t id;
+    int rc;
+
+    if (tk_parse_i64(arg, &id) < 0 || id <= 0) {
+        fprintf(stderr, "ticketctl: bad activity id '%s'\n", arg);
+        return TK_EXIT_USAGE;
+    }
+    rc = tk_ctl_store(ctl, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = tk_store_activity_get(s, id, a);
+    if (rc < 0) {
+        return EX_UNAVAILABLE;
+    }
+    if (rc == 0 || a->status == TK_ACT_DELETED) {
+        fprintf(stderr, "ticketctl: no activity %lld\n", (long long)id);
+        return EX_DATAERR;
+    }
+    return 0;
+}
+
+int
+tk_ctl_getopt_long(struct tk_ctl *ctl, int argc, char **argv,
+                   const char *optstring, const struct option *longopts)
 {
     char opts[64];
     int c;
 
     snprintf(opts, sizeof(opts), ":c:%s", optstring);
     for (;;) {
-        c = getopt(argc, argv, opts);
+        c = longopts != NULL ? getopt_long(argc, argv, opts, longopts, NULL)
+                             : getopt(argc, argv, opts);
         if (c == 'c') {
             if (!ctl->conf_loaded) {
                 ctl->conf_path = optarg;
@@ -126,14 +209,31 @@ tk_ctl_getopt(struct tk_ctl *ctl, int argc, char **argv, const char *optstring)
             continue;
         }
         if (c == ':') {
-            fprintf(stderr, "ticketctl: option -%c needs a value\n", optopt);
+            if (optopt != 0) {
+                fprintf(stderr, "ticketctl: option -%c needs a value\n",
+                        optopt);
+            } else {
+                fprintf(stderr, "ticketctl: option '%s' needs a value\n",
+                        argv[optind - 1]);
+            }
             return '?';
         }
         if (c == '?') {
-            fprintf(stderr, "ticketctl: unknown option -%c\n", optopt);
+            if (optopt != 0) {
+                fprintf(stderr, "ticketctl: unknown option -%c\n", optopt);
+            } else {
+                fprintf(stderr, "ticketctl: unknown option '%s'\n",
+                        argv[optind - 1]);
+            }
         }
         return c;
     }
+}
+
+int
+tk_ctl_getopt(struct tk_ctl *ctl, int argc, char **argv, const char *optstring)
+{
+    return tk_ctl_getopt_long(ctl, argc, argv, optstring, NULL);
 }
 
 int

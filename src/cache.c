@@ -48,6 +48,15 @@ jitter_rand(void)
     return s;
 }
 
+/* The TTL of a stored value: ttl_s plus up to 10% jitter. */
+static int64_t
+value_ttl_ms(const struct tk_cache *c)
+{
+    int64_t base = (int64_t)c->ttl_s * 1000;
+
+    return base + (int64_t)(jitter_rand() % (uint64_t)(base / 10 + 1));
+}
+
 static void
 sleep_ms(int64_t ms)
 {
@@ -107,9 +116,7 @@ store(struct tk_cache *c, struct tk_redis *r, const char *key, int found,
 
     tk_buf_reset(raw);
     if (found) {
-        int64_t base = (int64_t)c->ttl_s * 1000;
-
-        ttl_ms = base + (int64_t)(jitter_rand() % (uint64_t)(base / 10 + 1));
+        ttl_ms = value_ttl_ms(c);
         tk_buf_addc(raw, 'v');
         tk_buf_add(raw, value->data, value->len);
     } else {
@@ -233,6 +240,84 @@ tk_cache_invalidate_my_tickets(struct tk_redis *r, const char *sid)
 
     tk_key_my_tickets(k, sid);
     return tk_cache_invalidate(r, k);
+}
+
+int
+tk_cache_put_activity(struct tk_cache *c, struct tk_redis *r,
+                      const struct tk_activity *a)
+{
+    struct tk_buf v = TK_BUF_INIT;
+    char k[TK_KEY_BUF];
+    int rc;
+
+    tk_buf_addc(&v, 'v');
+    tk_cache_encode_activity(&v, a);
+    tk_key_act_by_id(k, a->id);
+    rc = tk_redis_set(r, k, v.data, v.len, value_ttl_ms(c));
+    if (rc == 0) {
+        tk_buf_reset(&v);
+        tk_buf_addc(&v, 'v');
+        tk_cache_encode_activity_id(&v, a->id);
+        tk_key_act_by_key(k, a->key);
+        rc = tk_redis_set(r, k, v.data, v.len, value_ttl_ms(c));
+    }
+    tk_buf_release(&v);
+    return rc;
+}
+
+int
+tk_cache_put_bindings(struct tk_cache *c, struct tk_redis *r,
+                      const char *const *openids, const char *const *sids,
+                      size_t n)
+{
+    struct tk_redis_command *cmds = tk_xcalloc(n, sizeof(*cmds));
+    struct tk_redis_reply **replies = tk_xcalloc(n, sizeof(*replies));
+    const char **argv = tk_xcalloc(5 * n, sizeof(*argv));
+    size_t *argvlen = tk_xcalloc(5 * n, sizeof(*argvlen));
+    char (*keys)[TK_KEY_BUF] = tk_xcalloc(n, sizeof(*keys));
+    char (*ttls)[24] = tk_xcalloc(n, sizeof(*ttls));
+    struct tk_buf *vals = tk_xcalloc(n, sizeof(*vals));
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        const char **a = &argv[5 * i];
+        size_t *al = &argvlen[5 * i];
+
+        tk_buf_addc(&vals[i], 'v');
+        tk_cache_encode_binding(&vals[i], sids[i]);
+        al[1] = tk_key_binding(keys[i], openids[i]);
+        al[4] = (size_t)snprintf(ttls[i], sizeof(ttls[i]), "%" PRId64,
+                                 value_ttl_ms(c));
+        a[0] = "SET";
+        al[0] = 3;
+        a[1] = keys[i];
+        a[2] = vals[i].data;
+        al[2] = vals[i].len;
+        a[3] = "PX";
+        al[3] = 2;
+        a[4] = ttls[i];
+        cmds[i].argc = 5;
+        cmds[i].argv = a;
+        cmds[i].argvlen = al;
+    }
+    rc = tk_redis_pipeline(r, cmds, n, replies);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && replies[i]->type == TK_REDIS_ERROR) {
+            tk_err("cannot cache binding '%s': %s", openids[i],
+                   replies[i]->str);
+            rc = -EPROTO;
+        }
+        tk_redis_reply_free(replies[i]);
+        tk_buf_release(&vals[i]);
+    }
+    free(vals);
+    free(ttls);
+    free(keys);
+    free(argvlen);
+    free(argv);
+    free(replies);
+    free(cmds);
+    return rc;
 }
 
 /* --- encodings ----------------------------------------------------------- */

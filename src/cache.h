@@ -108,6 +108,18 @@ int tk_cache_my_tickets(struct tk_cache *c, struct tk_redis *r,
                                     struct tk_ticket_list *out),
                         void *ctx, struct tk_ticket_list *out);
 
+/* Preheat: stores the activity under its id and its key (the typed
+ * caches above read them), with the usual TTL and jitter. 0 or < 0. */
+int tk_cache_put_activity(struct tk_cache *c, struct tk_redis *r,
+                          const struct tk_activity *a);
+
+/* Preheat: stores n bindings openids[i] -> sids[i] (valid student ids)
+ * with the usual TTL and jitter, pipelined in one round trip; callers
+ * batch (a few thousand per call). 0 or < 0. */
+int tk_cache_put_bindings(struct tk_cache *c, struct tk_redis *r,
+                          const char *const *openids,
+                          const char *const *sids, size_t n);
+
 /* Invalidation after writes: delete the cached keys (0 or < 0). */
 int tk_cache_invalidate(struct tk_redis *r, const char *key);
 /* key may be NULL or "" when unknown. */

@@ -48,10 +48,13 @@ enum stmt_id {
     ST_USER_INSERT,
     ST_USER_UPDATE,
     ST_USER_UNBIND,
+    ST_USER_LIST_BOUND,
     ST_TICKET_GET,
     ST_TICKET_GET_STUDENT,
     ST_TICKET_LIST_VALID,
     ST_TICKET_SET_USED,
+    ST_TICKET_LIST_ACT,
+    ST_TICKET_UPSERT,
     ST_ADMIN_INSERT,
     ST_ADMIN_HASH,
     ST_IMAGE_INSERT,
@@ -60,6 +63,7 @@ enum stmt_id {
     ST_MENU_INSERT,
     ST_MIG_VERSIONS,
     ST_MIG_RECORD,
+    ST_SERVER_STATUS,
     ST_COUNT
 };
 
@@ -139,6 +143,10 @@ static const struct stmt_def stmts[ST_COUNT] = {
                         "UPDATE users SET student_id=NULL, bound_at=NULL "
                         "WHERE openid=? AND student_id IS NOT NULL",
                         false},
+    [ST_USER_LIST_BOUND] = {"user list bound",
+                            "SELECT openid, student_id FROM users "
+                            "WHERE student_id IS NOT NULL ORDER BY openid",
+                            true},
     [ST_TICKET_GET] = {"ticket get",
                        "SELECT " TICKET_COLS
                        " FROM tickets WHERE unique_id=?",
@@ -157,6 +165,21 @@ static const struct stmt_def stmts[ST_COUNT] = {
                             "WHERE unique_id=? AND activity_id=? "
                             "AND status=1",
                             false},
+    [ST_TICKET_LIST_ACT] = {"ticket list activity",
+                            "SELECT " TICKET_COLS " FROM tickets "
+                            "WHERE activity_id=? ORDER BY id",
+                            true},
+    /* updated_at first: the assignments see the old row left to right. */
+    [ST_TICKET_UPSERT] = {"ticket upsert",
+                          "INSERT INTO tickets (unique_id, activity_id, "
+                          "student_id, status, created_at, updated_at) "
+                          "VALUES (?,?,?,?,?,?) ON DUPLICATE KEY UPDATE "
+                          "updated_at=IF(unique_id=VALUES(unique_id) AND "
+                          "status=VALUES(status), updated_at, "
+                          "VALUES(updated_at)), "
+                          "unique_id=VALUES(unique_id), "
+                          "status=VALUES(status)",
+                          true},
     [ST_ADMIN_INSERT] = {"admin insert",
                          "INSERT INTO admins (username, password_hash, "
                          "created_at) VALUES (?,?,?)",
@@ -181,6 +204,11 @@ static const struct stmt_def stmts[ST_COUNT] = {
                        "INSERT INTO schema_migrations (version, name, "
                        "applied_at) VALUES (?,?,?)",
                        false},
+    [ST_SERVER_STATUS] = {"server status",
+                          "SELECT VARIABLE_VALUE FROM "
+                          "information_schema.GLOBAL_STATUS "
+                          "WHERE VARIABLE_NAME=?",
+                          true},
 };
 
 /* A statement prepared for a number of rows (multi-row inserts). */
@@ -1444,6 +1472,34 @@ tk_store_user_get(struct tk_store *s, const char *openid,
     return rc;
 }
 
+int
+tk_store_user_list_bound(struct tk_store *s,
+                         int (*fn)(const char *openid, const char *sid,
+                                   void *arg),
+                         void *arg)
+{
+    char openid[TK_OPENID_MAX + 1], sid[TK_SID_MAX + 1];
+    struct binds res;
+    MYSQL_STMT *st;
+    int count = 0, rc;
+
+    binds_init(&res, 2);
+    bind_str_out(&res, openid, sizeof(openid));
+    bind_str_out(&res, sid, sizeof(sid));
+    rc = run(s, ST_USER_LIST_BOUND, NULL, &res, &st);
+    while (rc >= 0 &&
+           (rc = fetch_row(st, &res, stmts[ST_USER_LIST_BOUND].name)) == 1) {
+        count++;
+        if (fn(openid, sid, arg) != 0) {
+            mysql_stmt_free_result(st);
+            rc = 0;
+            break;
+        }
+    }
+    binds_release(&res);
+    return rc < 0 ? rc : count;
+}
+
 /* --- tickets -----------------------------------------------------------*/
 
 int
@@ -1537,6 +1593,55 @@ tk_store_ticket_set_used(struct tk_store *s, int64_t activity_id,
         return TK_CHECKIN_USED;
     }
     return TK_CHECKIN_NO_TICKET;
+}
+
+int
+tk_store_ticket_list_activity(struct tk_store *s, int64_t activity_id,
+                              int (*fn)(const struct tk_ticket *, void *),
+                              void *arg)
+{
+    struct tk_ticket t;
+    struct binds in, res;
+    MYSQL_STMT *st;
+    int count = 0, rc;
+
+    binds_init(&in, 1);
+    bind_i64(&in, &activity_id);
+    binds_init(&res, 6);
+    bind_ticket_out(&res, &t);
+    rc = run(s, ST_TICKET_LIST_ACT, &in, &res, &st);
+    while (rc >= 0 &&
+           (rc = fetch_row(st, &res, stmts[ST_TICKET_LIST_ACT].name)) == 1) {
+        count++;
+        if (fn(&t, arg) != 0) {
+            mysql_stmt_free_result(st);
+            rc = 0;
+            break;
+        }
+    }
+    binds_release(&in);
+    binds_release(&res);
+    return rc < 0 ? rc : count;
+}
+
+int
+tk_store_ticket_upsert(struct tk_store *s, const struct tk_ticket *t)
+{
+    struct binds in;
+    int64_t act = t->activity_id, now = tk_now();
+    int status = t->status;
+    int rc;
+
+    binds_init(&in, 6);
+    bind_str(&in, t->unique_id);
+    bind_i64(&in, &act);
+    bind_str(&in, t->student_id);
+    bind_int(&in, &status);
+    bind_i64(&in, &now);
+    bind_i64(&in, &now);
+    rc = exec_stmt(s, ST_TICKET_UPSERT, &in, NULL, NULL);
+    binds_release(&in);
+    return rc;
 }
 
 /* --- admins ------------------------------------------------------------*/
@@ -1650,4 +1755,27 @@ tk_store_menu_set(struct tk_store *s, const int64_t *ids, size_t n)
         return rc;
     }
     return tk_store_commit(s);
+}
+
+/* --- server ------------------------------------------------------------*/
+
+int
+tk_store_server_status(struct tk_store *s, const char *name, int64_t *value)
+{
+    char v[32];
+    struct binds in, res;
+    int rc;
+
+    binds_init(&in, 1);
+    bind_str(&in, name);
+    binds_init(&res, 1);
+    bind_str_out(&res, v, sizeof(v));
+    rc = query_one(s, ST_SERVER_STATUS, &in, &res);
+    binds_release(&in);
+    binds_release(&res);
+    if (rc == 1 && tk_parse_i64(v, value) < 0) {
+        tk_err("mariadb: status '%s' is not a number: '%s'", name, v);
+        rc = -EIO;
+    }
+    return rc;
 }

@@ -160,6 +160,14 @@ int tk_store_user_unbind(struct tk_store *s, const char *openid);
 int tk_store_user_get(struct tk_store *s, const char *openid,
                       char student_id[TK_SID_MAX + 1]);
 
+/* Calls fn(openid, student_id, arg) for every bound user, by openid;
+ * stops early when fn returns non-zero. Returns the number visited, or
+ * < 0. The strings are valid during the call only. */
+int tk_store_user_list_bound(struct tk_store *s,
+                             int (*fn)(const char *openid, const char *sid,
+                                       void *arg),
+                             void *arg);
+
 /* --- tickets -----------------------------------------------------------*/
 
 int tk_store_ticket_get(struct tk_store *s, const char *unique_id,
@@ -177,6 +185,22 @@ int tk_store_ticket_list_valid(struct tk_store *s, const char *student_id,
  * tk_checkin_outcome (never TK_CHECKIN_NO_ACTIVITY), or < 0. */
 int tk_store_ticket_set_used(struct tk_store *s, int64_t activity_id,
                              const char *unique_id);
+
+/* Calls fn for every ticket row of the activity (any status), oldest
+ * first; stops early when fn returns non-zero. Returns the number
+ * visited, or < 0. */
+int tk_store_ticket_list_activity(struct tk_store *s, int64_t activity_id,
+                                  int (*fn)(const struct tk_ticket *, void *),
+                                  void *arg);
+
+/*
+ * Writes t's row as Redis knows it, for `ticketctl reconcile --repair`
+ * only (tickets are otherwise written by ticket-persistd alone): inserts
+ * the (activity, student) row, or sets unique_id and status of the
+ * existing one (updated_at only when something changes). Idempotent.
+ * created_at/updated_at of t are ignored (now). 0 or < 0.
+ */
+int tk_store_ticket_upsert(struct tk_store *s, const struct tk_ticket *t);
 
 /* --- admins ------------------------------------------------------------*/
 
@@ -202,5 +226,13 @@ int tk_store_menu_get(struct tk_store *s, int64_t ids[TK_MENU_MAX]);
 /* Replaces the menu with n <= TK_MENU_MAX ids, in its own transaction
  * (call it outside one). */
 int tk_store_menu_set(struct tk_store *s, const int64_t *ids, size_t n);
+
+/* --- server ------------------------------------------------------------*/
+
+/* A global status counter of the server (SHOW GLOBAL STATUS name, e.g.
+ * Com_stmt_execute), read with one prepared statement execution, which
+ * the counter may include. 1 and *value, 0 no such counter. */
+int tk_store_server_status(struct tk_store *s, const char *name,
+                           int64_t *value);
 
 #endif

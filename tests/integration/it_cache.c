@@ -4,8 +4,9 @@
  * fallback, loader errors, corrupt values, the typed caches and their
  * invalidation.
  *
- * The loaders here count their calls instead of querying MariaDB (the
- * store module owns the MariaDB client); each call stands for one query.
+ * Most loaders here count their calls instead of querying MariaDB; each
+ * call stands for one query. One stampede test loads through the store
+ * and counts the statements MariaDB itself executed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "it.h"
 #include "keys.h"
 #include "redis.h"
+#include "store.h"
 
 static struct tk_conf conf;
 
@@ -137,6 +140,134 @@ test_1000_concurrent_misses_one_load(void **state)
     assert_int_equal(s->cache.fallbacks, 0);
     /* Most of them missed at first: the lock, not luck, did it. */
     assert_true(s->cache.misses > 1);
+    free(t);
+    free(s);
+}
+
+/* The same stampede against a loader that queries MariaDB, measured by
+ * the server's own count of executed statements. */
+struct db_stampede {
+    pthread_barrier_t start;
+    struct tk_cache cache;
+    pthread_mutex_t lock; /* a store is one connection: one user at once */
+    struct tk_store *store;
+    atomic_int loads;
+    atomic_int found;
+    atomic_int errors;
+    atomic_int wrong;
+    struct tk_activity want;
+};
+
+static int
+db_load_act(void *ctx, int64_t id, struct tk_activity *out)
+{
+    struct db_stampede *s = ctx;
+    int rc;
+
+    atomic_fetch_add(&s->loads, 1);
+    pthread_mutex_lock(&s->lock);
+    rc = tk_store_activity_get(s->store, id, out);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void *
+db_stampeder(void *p)
+{
+    struct db_stampede *s = p;
+    struct tk_redis *r = tk_redis_new(&conf);
+    struct tk_activity *a = calloc(1, sizeof(*a));
+    int rc;
+
+    if (tk_redis_open(r) < 0) {
+        atomic_fetch_add(&s->errors, 1);
+    }
+    pthread_barrier_wait(&s->start);
+    rc = tk_cache_activity(&s->cache, r, s->want.id, db_load_act, s, a);
+    if (rc < 0) {
+        atomic_fetch_add(&s->errors, 1);
+    } else if (rc == 1) {
+        atomic_fetch_add(&s->found, 1);
+        if (strcmp(a->key, s->want.key) != 0 ||
+            a->total_tickets != s->want.total_tickets) {
+            atomic_fetch_add(&s->wrong, 1);
+        }
+    }
+    free(a);
+    tk_redis_free(r);
+    return NULL;
+}
+
+/* Com_stmt_execute now; each reading executes one statement itself. */
+static int64_t
+executed(struct tk_store *meter)
+{
+    int64_t v = -1;
+
+    assert_int_equal(tk_store_server_status(meter, "Com_stmt_execute", &v),
+                     1);
+    return v;
+}
+
+static void
+test_1000_concurrent_misses_one_mariadb_query(void **state)
+{
+    struct db_stampede *s = calloc(1, sizeof(*s));
+    pthread_t *t = calloc(STAMPEDE, sizeof(*t));
+    struct tk_store *meter;
+    pthread_attr_t attr;
+    int64_t id, before, after, own;
+    char key[TK_KEY_MAX + 1];
+
+    it_flush(*state);
+    assert_int_equal(tk_store_open(&s->store, &conf), 0);
+    assert_int_equal(tk_store_open(&meter, &conf), 0);
+    snprintf(key, sizeof(key), "it-cache-%ld-%ld", (long)getpid(),
+             (long)tk_now_ms());
+    strcpy(s->want.key, key);
+    strcpy(s->want.name, "stampede");
+    s->want.status = TK_ACT_PUBLISHED;
+    s->want.start_time = s->want.end_time = 1900000000;
+    s->want.book_start = s->want.book_end = 1890000000;
+    s->want.total_tickets = 321;
+    assert_int_equal(tk_store_activity_create(s->store, &s->want, &id), 0);
+    s->want.id = id;
+    cache_with(&s->cache, 60000);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_barrier_init(&s->start, NULL, STAMPEDE);
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 512 * 1024);
+
+    /* What one reading costs by itself (the meter's own execution). */
+    before = executed(meter);
+    own = executed(meter) - before;
+    assert_true(own >= 0 && own <= 1);
+
+    before = executed(meter);
+    for (int i = 0; i < STAMPEDE; i++) {
+        assert_int_equal(pthread_create(&t[i], &attr, db_stampeder, s), 0);
+    }
+    for (int i = 0; i < STAMPEDE; i++) {
+        pthread_join(t[i], NULL);
+    }
+    after = executed(meter);
+    pthread_attr_destroy(&attr);
+    pthread_barrier_destroy(&s->start);
+    pthread_mutex_destroy(&s->lock);
+    assert_int_equal(s->errors, 0);
+    assert_int_equal(s->found, STAMPEDE);
+    assert_int_equal(s->wrong, 0);
+    assert_int_equal(s->loads, 1);
+    assert_int_equal(s->cache.fallbacks, 0);
+    /* MariaDB executed exactly one statement for the 1000 misses. */
+    print_message("stampede: Com_stmt_execute +%lld (a reading costs %lld)"
+                  "\n", (long long)(after - before), (long long)own);
+    assert_int_equal(after - before - own, 1);
+    assert_true(s->cache.misses > 1);
+    assert_int_equal(tk_store_activity_set_status(s->store, id,
+                                                  TK_ACT_DELETED), 1);
+    tk_store_free(meter);
+    tk_store_free(s->store);
     free(t);
     free(s);
 }
@@ -422,6 +553,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_1000_concurrent_misses_one_load),
+        cmocka_unit_test(test_1000_concurrent_misses_one_mariadb_query),
         cmocka_unit_test(test_unknown_key_one_load_then_null_hits),
         cmocka_unit_test(test_values_get_ttl_with_jitter),
         cmocka_unit_test(test_bounded_wait_then_one_direct_load),
