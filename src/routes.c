@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "api.h"
 #include "util.h"
 
 static const struct tk_route table[] = {
@@ -17,6 +18,33 @@ static const struct tk_route table[] = {
     {"/readyz", TK_M_GET, TK_ROUTE_PLAIN, TK_ROUTE_NO_SHED, tk_h_readyz,
      NULL},
     {"/u/help", TK_M_GET, TK_ROUTE_PAGE, 0, tk_page_help, NULL},
+    {"/u/bind", TK_M_GET | TK_M_POST, TK_ROUTE_PAGE, 0, tk_page_bind, NULL},
+    {"/u/activity", TK_M_GET, TK_ROUTE_PAGE, 0, tk_page_activity, NULL},
+    {"/u/ticket", TK_M_GET, TK_ROUTE_PAGE, 0, tk_page_ticket, NULL},
+    {"/u/tickets", TK_M_GET, TK_ROUTE_PAGE, 0, tk_page_tickets, NULL},
+    {"/api/u/user/bind", TK_M_GET | TK_M_POST, TK_ROUTE_JSON, 0,
+     tk_api_user_bind, NULL},
+    {"/api/u/activity/detail", TK_M_GET, TK_ROUTE_JSON, 0,
+     tk_api_activity_detail, NULL},
+    {"/api/u/ticket/detail", TK_M_GET, TK_ROUTE_JSON, 0,
+     tk_api_ticket_detail, NULL},
+    {"/api/a/login", TK_M_GET | TK_M_POST, TK_ROUTE_JSON, 0, tk_api_a_login,
+     NULL},
+    {"/api/a/logout", TK_M_POST, TK_ROUTE_JSON, 0, tk_api_a_logout, NULL},
+    {"/api/a/activity/list", TK_M_GET, TK_ROUTE_JSON, 0, tk_api_a_list,
+     NULL},
+    {"/api/a/activity/create", TK_M_POST, TK_ROUTE_JSON, 0, tk_api_a_create,
+     NULL},
+    {"/api/a/activity/delete", TK_M_POST, TK_ROUTE_JSON, 0, tk_api_a_delete,
+     NULL},
+    {"/api/a/activity/detail", TK_M_GET | TK_M_POST, TK_ROUTE_JSON, 0,
+     tk_api_a_detail, NULL},
+    {"/api/a/image/upload", TK_M_POST, TK_ROUTE_JSON, TK_ROUTE_UPLOAD,
+     tk_api_a_upload, NULL},
+    {"/api/a/activity/menu", TK_M_GET | TK_M_POST, TK_ROUTE_JSON, 0,
+     tk_api_a_menu, NULL},
+    {"/api/a/activity/checkin", TK_M_POST, TK_ROUTE_JSON, 0,
+     tk_api_a_checkin, NULL},
 };
 
 _Static_assert(TK_ARRAY_SIZE(table) + 1 <= 32,
