@@ -54,6 +54,12 @@ tk_key_act_by_id(char *buf, int64_t act)
 }
 
 size_t
+tk_key_act_open(char *buf)
+{
+    return KEYF(buf, "tk:act:open");
+}
+
+size_t
 tk_key_binding(char *buf, const char *openid)
 {
     return KEYF(buf, "tk:bind:%.64s", openid);

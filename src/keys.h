@@ -12,6 +12,7 @@
  *   tk:dead            stream of dead-lettered events
  *   tk:act:key:KEY     cache: activity id by key (TTL)
  *   tk:act:id:ID       cache: activity fields (TTL)
+ *   tk:act:open        cache: activities open for booking (short TTL)
  *   tk:bind:OPENID     cache: student id, or the null marker (TTL)
  *   tk:mytix:SID       cache: a student's ticket list (TTL)
  *   tk:lock:K          cache-aside mutex for key K (PX)
@@ -42,6 +43,7 @@ size_t tk_key_info(char *buf, int64_t act);
 size_t tk_key_dedupe(char *buf, int64_t act, const char *msgkey);
 size_t tk_key_act_by_key(char *buf, const char *key);
 size_t tk_key_act_by_id(char *buf, int64_t act);
+size_t tk_key_act_open(char *buf);
 size_t tk_key_binding(char *buf, const char *openid);
 size_t tk_key_my_tickets(char *buf, const char *student_id);
 size_t tk_key_lock(char *buf, const char *key);

@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "util.h"
+#include "wx.h"
 
 static const struct tk_route table[] = {
     {"/healthz", TK_M_GET, TK_ROUTE_PLAIN, TK_ROUTE_NO_SHED, tk_h_healthz,
@@ -45,6 +46,8 @@ static const struct tk_route table[] = {
      tk_api_a_menu, NULL},
     {"/api/a/activity/checkin", TK_M_POST, TK_ROUTE_JSON, 0,
      tk_api_a_checkin, NULL},
+    {"/wechat", TK_M_GET | TK_M_POST, TK_ROUTE_WECHAT, 0, tk_wx_handle,
+     tk_wx_busy},
 };
 
 _Static_assert(TK_ARRAY_SIZE(table) + 1 <= 32,
