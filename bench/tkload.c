@@ -6,6 +6,10 @@
  *   tkload ... grab KEY      users send "抢票 KEY" (signed, plaintext mode)
  *   tkload ... query         users send "查票"
  *
+ * With --aes-key K --appid A every body goes out in safe mode (安全模式:
+ * Encrypt only, msg_signature, encrypt_type=aes) and every encrypted
+ * reply is decrypted before it is classified.
+ *
  * Users are openids PREFIX + zero-padded index, index from --first for
  * --users (each request takes the next user, wrapping). Every WeChat reply
  * is classified by its key phrase (success, duplicate, sold out, busy,
@@ -33,6 +37,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "util.h"
+#include "wechat.h"
 
 enum mode { MODE_GET, MODE_GRAB, MODE_QUERY, MODE_REFUND };
 
@@ -83,6 +88,8 @@ static struct {
     const char *to;
     const char *json_out;
     const char *tickets_out;
+    const char *aes_key; /* safe mode when set */
+    const char *appid;
     int timeout_ms;
     bool quiet;
 } opt = {
@@ -99,6 +106,9 @@ static uint64_t next_user;
 static uint64_t msgid_base;
 static int64_t t0_ns;
 static char sig_query[256];
+static char sig_ts[32], sig_nonce[32];
+static unsigned char aes_key[TK_WXCRYPT_KEY_LEN];
+static struct tk_buf enc_buf, plain_buf;
 static FILE *tickets_fp;
 static struct sockaddr_in addr;
 static volatile sig_atomic_t interrupted;
@@ -119,7 +129,7 @@ usage(void)
             "usage: tkload [-u URL] [-c CONNS] [-n REQUESTS] [-d SECONDS]\n"
             "              [--users N] [--first I] [--prefix P] [--token T]\n"
             "              [--to GH_ID] [--timeout-ms MS] [-o RESULTS.json]\n"
-            "              [--tickets-out FILE] [-q]\n"
+            "              [--tickets-out FILE] [--aes-key K --appid A] [-q]\n"
             "              get PATH | grab KEY | refund KEY | query\n");
     exit(2);
 }
@@ -136,6 +146,8 @@ make_signature(void)
 
     snprintf(ts, sizeof(ts), "%" PRId64, tk_now());
     snprintf(nonce, sizeof(nonce), "%u", (unsigned)(now_ns() % 1000000000));
+    memcpy(sig_ts, ts, sizeof(sig_ts));
+    memcpy(sig_nonce, nonce, sizeof(sig_nonce));
     v[0] = opt.token;
     v[1] = ts;
     v[2] = nonce;
@@ -193,12 +205,66 @@ build_request(struct conn *c)
     }
     tk_buf_printf(&body, "]]></Content><MsgId>%" PRIu64 "</MsgId></xml>",
                   msgid_base + (uint64_t)sent);
-    tk_buf_printf(&c->out,
-                  "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tkload\r\n"
-                  "Content-Type: text/xml\r\nContent-Length: %zu\r\n\r\n",
-                  sig_query, opt.host, body.len);
+    if (opt.aes_key != NULL) {
+        /* Safe mode: the body is the envelope, msg_signature covers it. */
+        char msig[TK_SHA1_HEX_LEN + 1];
+        const char *p[4] = {opt.token, sig_ts, sig_nonce, NULL};
+
+        tk_buf_reset(&enc_buf);
+        tk_wxcrypt_encrypt(aes_key, NULL, body.data, body.len, opt.appid,
+                           &enc_buf);
+        p[3] = enc_buf.data;
+        tk_wx_signature(p, 4, msig);
+        tk_buf_reset(&body);
+        tk_buf_printf(&body,
+                      "<xml><ToUserName><![CDATA[%s]]></ToUserName>"
+                      "<Encrypt><![CDATA[%s]]></Encrypt></xml>",
+                      opt.to, enc_buf.data);
+        tk_buf_printf(&c->out,
+                      "POST %s&encrypt_type=aes&msg_signature=%s HTTP/1.1\r\n"
+                      "Host: %s\r\nUser-Agent: tkload\r\n"
+                      "Content-Type: text/xml\r\nContent-Length: %zu\r\n"
+                      "\r\n",
+                      sig_query, msig, opt.host, body.len);
+    } else {
+        tk_buf_printf(&c->out,
+                      "POST %s HTTP/1.1\r\nHost: %s\r\n"
+                      "User-Agent: tkload\r\n"
+                      "Content-Type: text/xml\r\nContent-Length: %zu\r\n"
+                      "\r\n",
+                      sig_query, opt.host, body.len);
+    }
     tk_buf_add(&c->out, body.data, body.len);
     tk_buf_release(&body);
+}
+
+/* The plaintext of an encrypted reply (NUL-terminated, in plain_buf), or
+ * NULL when it is not a well-formed envelope for our key and appid. */
+static const char *
+decrypt_reply(const char *body)
+{
+    const char *s = strstr(body, "<Encrypt><![CDATA["), *e, *msg;
+    unsigned char *out;
+    size_t n, size, mlen;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s += 18;
+    e = strstr(s, "]]>");
+    if (e == NULL) {
+        return NULL;
+    }
+    n = (size_t)(e - s);
+    size = TK_WXCRYPT_DECRYPT_SIZE(n);
+    tk_buf_reset(&plain_buf);
+    tk_buf_grow(&plain_buf, size);
+    out = (unsigned char *)plain_buf.data;
+    if (tk_wxcrypt_decrypt(aes_key, s, n, opt.appid, out, size, &msg,
+                           &mlen) < 0) {
+        return NULL;
+    }
+    return msg;
 }
 
 static enum kind
@@ -210,6 +276,12 @@ classify(int status, const char *body, size_t len, struct conn *c)
     }
     if (opt.mode == MODE_GET) {
         return K_SUCCESS;
+    }
+    if (opt.aes_key != NULL && strcmp(body, "success") != 0) {
+        body = decrypt_reply(body);
+        if (body == NULL) {
+            return K_OTHER; /* safe mode replies must be encrypted */
+        }
     }
     if (strstr(body, "系统繁忙") != NULL) {
         return K_BUSY;
@@ -227,13 +299,12 @@ classify(int status, const char *body, size_t len, struct conn *c)
 
     if (dup || strstr(body, "抢票成功") != NULL) {
         const char *t = strstr(body, "ticket=");
+        size_t n = t != NULL ? strspn(t + 7, "0123456789abcdef") : 0;
 
-        if (t == NULL) {
+        if (n != 16) {
             return K_OTHER; /* a ticket reply must carry its link */
         }
         if (!dup && tickets_fp != NULL) {
-            size_t n = strspn(t + 7, "0123456789abcdef");
-
             fprintf(tickets_fp, "%s%07" PRIu64 " %.*s\n", opt.prefix,
                     c->user, (int)n, t + 7);
         }
@@ -530,6 +601,10 @@ main(int argc, char **argv)
             opt.json_out = VAL();
         } else if (strcmp(a, "--tickets-out") == 0) {
             opt.tickets_out = VAL();
+        } else if (strcmp(a, "--aes-key") == 0) {
+            opt.aes_key = VAL();
+        } else if (strcmp(a, "--appid") == 0) {
+            opt.appid = VAL();
         } else if (strcmp(a, "-q") == 0) {
             opt.quiet = true;
         } else {
@@ -557,6 +632,14 @@ main(int argc, char **argv)
     if (opt.conns < 1 || opt.conns > 10000 || opt.users < 1 ||
         (opt.requests < 1 && opt.duration <= 0)) {
         usage();
+    }
+    if ((opt.aes_key != NULL) != (opt.appid != NULL) ||
+        (opt.aes_key != NULL &&
+         tk_wxcrypt_key_decode(opt.aes_key, strlen(opt.aes_key), aes_key) <
+             0)) {
+        fprintf(stderr, "tkload: --aes-key needs --appid and 43 base64 "
+                        "characters\n");
+        return 2;
     }
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)opt.port);
