@@ -35,17 +35,8 @@ EOF
     ctl activity create -f "$f"
     rm -f "$f"
 }
-# load ID TOTAL: what publishing does for a sale (preheat when ticketctl
-# has it, else the tk_load function itself).
-load() {
-    if ctl help preheat >/dev/null 2>&1; then
-        ctl preheat "$1" >/dev/null
-    else
-        rcli SADD tk:streams "$1" >/dev/null
-        rcli FCALL tk_load 3 "tk:{a:$1}:stock" "tk:{a:$1}:holders" \
-            "tk:{a:$1}:tickets" init "$2" >/dev/null
-    fi
-}
+# load ID: what publishing does for a sale.
+load() { ctl preheat "$1" >/dev/null; }
 hour=3600 day=86400
 # wait_until TRIES(0.1 s) CMD...: polls until CMD succeeds.
 wait_until() {
@@ -97,8 +88,8 @@ sold_id=$(mk_act wxsold 一张票 published $((now - hour)) $((now + hour)) $((n
 nopre_id=$(mk_act wxnopre 未预热 published $((now - hour)) $((now + hour)) $((now + day)) $((now + day + hour)) 10)
 t_check "fixtures created" test -n "$open_id" -a -n "$started_id" -a -n "$sold_id"
 ctl activity delete "$del_id" >/dev/null
-for a in "$open_id:50" "$soon_id:10" "$over_id:10" "$started_id:10" "$sold_id:1"; do
-    load "${a%%:*}" "${a##*:}"
+for a in "$open_id" "$soon_id" "$over_id" "$started_id" "$sold_id"; do
+    load "$a"
 done
 roster=$(mktemp)
 {
@@ -223,7 +214,7 @@ rows() {
 }
 rows "" p
 rcli DEL "tk:{a:$sold_id}:stock" "tk:{a:$sold_id}:holders" "tk:{a:$sold_id}:tickets" >/dev/null
-load "$sold_id" 1
+load "$sold_id"
 rows --safe s
 
 # Safe mode replies are encrypted (wxsend checks the envelope's
@@ -232,7 +223,7 @@ t_check "a safe-mode reply is an encrypted envelope" wx --safe --openid owxs1 --
 
 # --- retries ----------------------------------------------------------------
 retry_id=$(mk_act wxretry 重试测试 published $((now - hour)) $((now + hour)) $((now + day)) $((now + day + hour)) 1)
-load "$retry_id" 1
+load "$retry_id"
 cat >"$TK_DIR/retry.csv" <<EOF
 student_id,name,password,openid
 2099000001,R1,pw,owxr1
@@ -286,7 +277,7 @@ t_check "require_encryption off again: plaintext accepted" wait_until 100 plain_
 
 # --- the sale under load ---------------------------------------------------
 sale_id=$(mk_act wxsale 大型演出 published $((now - hour)) $((now + hour)) $((now + day)) $((now + day + hour)) 1000)
-load "$sale_id" 1000
+load "$sale_id"
 {
     echo "student_id,name,password,openid"
     for i in $(seq 0 4999); do printf '31%08d,L,pw,oload%07d\n' "$i" "$i"; done
@@ -313,7 +304,7 @@ if [ -x "$TK_BIN/ticket-persistd" ]; then
 fi
 
 one_id=$(mk_act wxone 单人并发 published $((now - hour)) $((now + hour)) $((now + day)) $((now + day + hour)) 100)
-load "$one_id" 100
+load "$one_id"
 tkload -c 32 -n 32 --users 1 --first 7 --prefix oload --aes-key "$TK_AES_KEY" \
     --appid "$TK_APPID" -o "$TK_DIR/one.json" grab wxone
 summary=$(cat "$TK_DIR/one.json")
