@@ -1,12 +1,18 @@
 /*
  * The /wechat route (wx.h). Round trips to Redis per message, caches warm:
  *   抢票 / 退票   1 pipeline (binding + stored outcome), then 1 FCALL
- *                (a success adds one DEL of the student's cached list)
  *   sold out     1 (the worker-local flag answers without the FCALL)
  *   others       1 pipeline (binding + stored reply), the command's own
  *                reads, then 1 SET NX of the reply
  *   帮助 text / unknown text / BOOKING_EMPTY / ignored types: 0 or 1
  * A retry that finds its stored reply or outcome is answered from it.
+ *
+ * 查票 reads MariaDB through tk:mytix:SID. A grab or refund does not
+ * delete that key: MariaDB changes only when ticket-persistd applies the
+ * event, and the persister deletes the key right after applying it (in
+ * the pipeline that acknowledges the batch). A delete here would cost the
+ * grab a round trip and still let a 查票 arriving before the persister
+ * cache the old list again.
  */
 #include "wx.h"
 
@@ -382,9 +388,6 @@ grab_reply(struct wxr *w, const struct tk_activity *a,
         if (res->remain <= 0) {
             tk_cache_local_set_sold_out(l, a->id);
         }
-        /* The persister refreshes the list when it applies the event;
-         * dropping it now keeps an older list from outliving the grab. */
-        (void)tk_cache_invalidate_my_tickets(w->r, w->sid);
         link = ticket_link(w, res->ticket_id);
         if (link == NULL) {
             return -EINVAL;
@@ -416,7 +419,6 @@ refund_reply(struct wxr *w, const struct tk_activity *a,
     case TK_REFUND_OK:
         w->outcome = "ok";
         tk_cache_local_clear_sold_out(tk_ctx_local(w->ctx), a->id);
-        (void)tk_cache_invalidate_my_tickets(w->r, w->sid);
         return SAY(w, TK_TEXT_REFUND_OK);
     case TK_REFUND_NO_TICKET:
         w->outcome = "no_ticket";
