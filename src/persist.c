@@ -537,14 +537,63 @@ entries_add(struct tk_persist *p, const struct tk_redis_reply *reply,
     return added;
 }
 
+/* Handles the reply (or failure rc) of an XREADGROUP: appends its
+ * entries to the batch. Returns the entries added, or < 0. */
+static int
+read_reply(struct tk_persist *p, bool pending, int rc,
+           struct tk_redis_reply *reply)
+{
+    size_t before = p->nev;
+
+    if (rc == 0 && reply->type == TK_REDIS_ERROR) {
+        if (strncmp(reply->str, "NOGROUP", 7) == 0) {
+            tk_notice("persist: a stream or its group is gone; "
+                      "looking again");
+            groups_lost(p);
+        } else {
+            tk_err("redis refused XREADGROUP: %s", reply->str);
+        }
+        rc = -EPROTO;
+    }
+    if (rc < 0) {
+        tk_redis_reply_free(reply);
+        return rc;
+    }
+    if (pending && reply->type == TK_REDIS_ARRAY) {
+        /* Streams left out of the reply have nothing pending. */
+        for (size_t i = 0; i < p->nstreams; i++) {
+            bool seen = false;
+
+            for (size_t j = 0; j < reply->elements; j++) {
+                const struct tk_redis_reply *s = reply->element[j];
+
+                seen |= is_array(s, 1) && is_string(s->element[0]) &&
+                        strcmp(s->element[0]->str, p->streams[i].key) == 0;
+            }
+            if (!seen) {
+                p->streams[i].pending_done = true;
+            }
+        }
+    } else if (pending) {
+        for (size_t i = 0; i < p->nstreams; i++) {
+            p->streams[i].pending_done = true;
+        }
+    }
+    entries_add(p, reply, pending);
+    tk_redis_reply_free(reply);
+    return (int)(p->nev - before);
+}
+
 /*
  * XREADGROUP GROUP persist CONSUMER COUNT count [BLOCK ms] STREAMS k...
  * id... over the streams selected (pending: those not exhausted, from
- * their cursors; else all, ">"). Returns the entries added, or < 0.
+ * their cursors; else all, ">"; block_ms < 0: no BLOCK). With send
+ * true, only sends it (tk_redis_receive() gets the reply). Returns the
+ * entries added (0 when sent), or < 0.
  */
 static int
 read_group(struct tk_persist *p, bool pending, int64_t count,
-           int64_t block_ms)
+           int64_t block_ms, bool send)
 {
     size_t max = 9 + 2 * p->nstreams, argc = 0, n = 0;
     const char **argv = tk_xcalloc(max, sizeof(*argv));
@@ -560,7 +609,7 @@ read_group(struct tk_persist *p, bool pending, int64_t count,
     argv[argc++] = p->consumer;
     argv[argc++] = "COUNT";
     argv[argc++] = scount;
-    if (!pending) {
+    if (!pending && block_ms >= 0) {
         argv[argc++] = "BLOCK";
         argv[argc++] = sblock;
     }
@@ -580,45 +629,12 @@ read_group(struct tk_persist *p, bool pending, int64_t count,
         free(argv);
         return 0;
     }
-    rc = tk_redis_command(p->r, (int)argc, argv, NULL, &reply);
-    if (rc == 0 && reply->type == TK_REDIS_ERROR) {
-        if (strncmp(reply->str, "NOGROUP", 7) == 0) {
-            tk_notice("persist: a stream or its group is gone; "
-                      "looking again");
-            groups_lost(p);
-        } else {
-            tk_err("redis refused XREADGROUP: %s", reply->str);
-        }
-        rc = -EPROTO;
+    if (send) {
+        rc = tk_redis_send(p->r, (int)argc, argv, NULL);
+    } else {
+        rc = tk_redis_command(p->r, (int)argc, argv, NULL, &reply);
+        rc = read_reply(p, pending, rc, reply);
     }
-    if (rc == 0) {
-        size_t before = p->nev;
-
-        if (pending && reply->type == TK_REDIS_ARRAY) {
-            /* Streams left out of the reply have nothing pending. */
-            for (size_t i = 0; i < p->nstreams; i++) {
-                bool seen = false;
-
-                for (size_t j = 0; j < reply->elements; j++) {
-                    const struct tk_redis_reply *s = reply->element[j];
-
-                    seen |= is_array(s, 1) && is_string(s->element[0]) &&
-                            strcmp(s->element[0]->str,
-                                   p->streams[i].key) == 0;
-                }
-                if (!seen) {
-                    p->streams[i].pending_done = true;
-                }
-            }
-        } else if (pending) {
-            for (size_t i = 0; i < p->nstreams; i++) {
-                p->streams[i].pending_done = true;
-            }
-        }
-        entries_add(p, reply, pending);
-        rc = (int)(p->nev - before);
-    }
-    tk_redis_reply_free(reply);
     free(argv);
     return rc;
 }
@@ -1117,24 +1133,48 @@ trim(struct tk_persist *p)
     free(argv);
 }
 
-/* Applies, settles and acknowledges the batch in hand. */
+/*
+ * Applies, settles and acknowledges the batch in hand. A full batch of
+ * new events means more are probably waiting: the next batch is asked
+ * for (XREADGROUP without BLOCK) before the transaction and received
+ * after it, so Redis reads while MariaDB writes; it stays in p->ev for
+ * the next round.
+ */
 static int
-batch_finish(struct tk_persist *p)
+batch_finish(struct tk_persist *p, bool prefetch)
 {
+    struct tk_redis_reply *next = NULL;
+    bool sent = false;
     size_t acked;
     int rc;
 
     if (p->nev == 0) {
         return 0;
     }
+    if (prefetch) {
+        sent = read_group(p, false, p->conf->persist.batch_max, -1,
+                          true) == 0;
+    }
     rc = apply_batch(p);
+    if (sent && tk_redis_receive(p->r, &next) < 0) {
+        /* Entries it delivered are pending: read them again. */
+        p->pending_due = true;
+        next = NULL;
+    }
     if (rc < 0) {
         p->nev = 0;
+        if (next != NULL) {
+            p->pending_due = true;
+        }
+        tk_redis_reply_free(next);
         return rc;
     }
     refused_settle(p);
     acked = settle(p);
     p->nev = 0;
+    if (next != NULL && read_reply(p, false, 0, next) < 0) {
+        p->pending_due = true;
+    }
     return (int)acked;
 }
 
@@ -1159,7 +1199,7 @@ read_new(struct tk_persist *p)
             }
         }
         rc = read_group(p, false, c->persist.batch_max - (int64_t)p->nev,
-                        block);
+                        block, false);
         if (rc < 0) {
             return rc;
         }
@@ -1184,7 +1224,22 @@ redis_backoff(struct tk_persist *p, int rc)
     if (rc != -EPROTO) {
         tk_redis_close(p->r);
     }
+    /* A read whose reply was lost delivered entries nobody handles. */
+    p->pending_due = true;
+    p->pending_at = 0;
     return pause_ms(p, ms) ? 0 : -ECANCELED;
+}
+
+/* Reading ahead only while nothing else is due, so claims, retries of
+ * pending entries and new streams are not starved by a long sale. */
+static bool
+may_prefetch(const struct tk_persist *p)
+{
+    int64_t now = tk_mono_ms();
+
+    return (int64_t)p->nev >= p->conf->persist.batch_max &&
+           !(p->pending_due && now >= p->pending_at) && now < p->claim_at &&
+           (p->fixed || now < p->refresh_at);
 }
 
 int
@@ -1194,6 +1249,12 @@ tk_persist_step(struct tk_persist *p)
     int64_t now = tk_mono_ms();
     int rc;
 
+    if (p->nev > 0) {
+        /* Read ahead by the last round; the stream list stays as it is
+         * until they are written. */
+        rc = batch_finish(p, may_prefetch(p));
+        goto trimmed;
+    }
     if (!p->fixed && now >= p->refresh_at) {
         rc = streams_refresh(p);
         if (rc < 0) {
@@ -1217,9 +1278,8 @@ tk_persist_step(struct tk_persist *p)
         }
         p->claim_at = now + (every < 100 ? 100 : every);
     }
-    p->nev = 0;
     if (p->pending_due && now >= p->pending_at) {
-        rc = read_group(p, true, c->persist.batch_max, 0);
+        rc = read_group(p, true, c->persist.batch_max, -1, false);
         if (rc < 0) {
             return redis_backoff(p, rc);
         }
@@ -1237,14 +1297,17 @@ tk_persist_step(struct tk_persist *p)
             }
         }
     }
-    if (p->nev == 0) {
+    if (p->nev > 0) {
+        rc = batch_finish(p, false);
+    } else {
         rc = read_new(p);
         if (rc < 0) {
             p->nev = 0;
             return redis_backoff(p, rc);
         }
+        rc = batch_finish(p, may_prefetch(p));
     }
-    rc = batch_finish(p);
+trimmed:
     now = tk_mono_ms();
     if (now >= p->trim_at) {
         trim(p);
