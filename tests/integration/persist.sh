@@ -177,5 +177,6 @@ t_check "deadletter retry: only the malformed one is left (dead again)" \
 
 # The counters ticketctl stats shows.
 t_check "stats: counters in tk:persist:stats" test "$(rcli HGET tk:persist:stats applied)" -gt 0
+t_contains "stats: ticketctl stats shows the dead letters" "persister:" "$(ctl stats 2>&1)"
 
 t_done
