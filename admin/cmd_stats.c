@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "persist.h"
 #include "recover.h"
 #include "redis.h"
 #include "store.h"
@@ -116,6 +117,18 @@ tk_cmd_stats(struct tk_ctl *ctl, int argc, char **argv)
         goto out;
     }
     printf("dead letters: %" PRId64 " (all activities)\n", dead);
+    {
+        struct tk_persist_figures pf;
+
+        if (tk_persist_figures(r, &pf) == 0) {
+            printf("persister: %" PRIu64 " events applied in %" PRIu64
+                   " batches, %" PRIu64 " dead-lettered, %" PRIu64
+                   " batches retried (all time)\n",
+                   pf.total.applied, pf.total.batches, pf.total.dead,
+                   pf.total.retries);
+        }
+        tk_persist_figures_release(&pf);
+    }
     hits = info_field(info->str, "keyspace_hits");
     misses = info_field(info->str, "keyspace_misses");
     if (hits >= 0 && misses >= 0) {

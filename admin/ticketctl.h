@@ -110,6 +110,7 @@ int tk_cmd_admin(struct tk_ctl *ctl, int argc, char **argv);
 int tk_cmd_checkin(struct tk_ctl *ctl, int argc, char **argv);
 int tk_cmd_conf(struct tk_ctl *ctl, int argc, char **argv);
 int tk_cmd_db(struct tk_ctl *ctl, int argc, char **argv);
+int tk_cmd_deadletter(struct tk_ctl *ctl, int argc, char **argv);
 int tk_cmd_menu(struct tk_ctl *ctl, int argc, char **argv);
 int tk_cmd_preheat(struct tk_ctl *ctl, int argc, char **argv);
 int tk_cmd_rebuild(struct tk_ctl *ctl, int argc, char **argv);

@@ -71,7 +71,7 @@ struct tk_conf {
         int soldout_ms;     /* worker-local sold-out short-circuit */
     } cache;
     struct {
-        char *consumer;     /* "" = hostname:pid */
+        char *consumer;     /* "" = the host name */
         int batch_max;
         int batch_ms;
         int block_ms;

@@ -10,6 +10,7 @@
  *   tk:{a:ID}:dd:M     the outcome of message M, for WeChat retries (TTL)
  *   tk:streams         set   activity ids that have an events stream
  *   tk:dead            stream of dead-lettered events
+ *   tk:persist:stats   hash  ticket-persistd counters (applied, ...)
  *   tk:act:key:KEY     cache: activity id by key (TTL)
  *   tk:act:id:ID       cache: activity fields (TTL)
  *   tk:act:open        cache: activities open for booking (short TTL)
@@ -32,6 +33,7 @@
 #define TK_KEYS_STREAMS "tk:streams"
 #define TK_KEYS_DEAD "tk:dead"
 #define TK_KEYS_GROUP "persist" /* consumer group of ticket-persistd */
+#define TK_KEYS_PERSIST_STATS "tk:persist:stats"
 
 /* Each writes a NUL-terminated key into buf (TK_KEY_BUF bytes) and returns
  * its length; the argument strings are bounded by model.h limits. */

@@ -1053,3 +1053,57 @@ tk_redis_cmd(struct tk_redis *r, struct tk_redis_reply **reply, ...)
     va_end(ap);
     return tk_redis_command(r, argc, argv, NULL, reply);
 }
+
+int
+tk_redis_send(struct tk_redis *r, int argc, const char *const *argv,
+              const size_t *argvlen)
+{
+    char where[300];
+    int done = 0;
+    int rc = tk_redis_open(r);
+
+    if (rc < 0) {
+        return rc;
+    }
+    if (redisAppendCommandArgv(r->c, argc, (const char **)argv, argvlen) !=
+        REDIS_OK) {
+        goto io_error;
+    }
+    while (!done) {
+        if (redisBufferWrite(r->c, &done) != REDIS_OK) {
+            goto io_error;
+        }
+    }
+    r->round_trips++;
+    return 0;
+
+io_error:
+    rc = context_error(r->c);
+    tk_err("redis command failed on '%s': %s",
+           target(r, where, sizeof(where)), r->c->errstr);
+    tk_redis_close(r);
+    return rc;
+}
+
+int
+tk_redis_receive(struct tk_redis *r, struct tk_redis_reply **reply)
+{
+    char where[300];
+    void *p = NULL;
+    int rc;
+
+    *reply = NULL;
+    if (r->c == NULL) {
+        return -ENOTCONN;
+    }
+    if (redisGetReply(r->c, &p) != REDIS_OK || p == NULL) {
+        rc = context_error(r->c);
+        tk_err("redis command failed on '%s': %s",
+               target(r, where, sizeof(where)), r->c->errstr);
+        tk_redis_close(r);
+        return rc;
+    }
+    *reply = convert(p);
+    freeReplyObject(p);
+    return 0;
+}

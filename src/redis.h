@@ -226,4 +226,18 @@ struct tk_redis_command {
 int tk_redis_pipeline(struct tk_redis *r, const struct tk_redis_command *cmds,
                       size_t n, struct tk_redis_reply **replies);
 
+/* --- split round trips, for ticket-persistd ---------------------------*/
+
+/*
+ * Sends one command and returns without its reply, so the server works
+ * on it while the caller does something else (the persister reads the
+ * next batch while MariaDB writes the current one). The next call on r
+ * must be tk_redis_receive(), which returns that reply as
+ * tk_redis_command() would. Never retried. A failure closes the
+ * connection.
+ */
+int tk_redis_send(struct tk_redis *r, int argc, const char *const *argv,
+                  const size_t *argvlen);
+int tk_redis_receive(struct tk_redis *r, struct tk_redis_reply **reply);
+
 #endif

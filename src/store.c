@@ -217,11 +217,20 @@ struct batch_stmt {
     size_t rows;
 };
 
+/* Statements for the order events, one per row count in use: a full
+ * chunk, the shorter last one and, while isolating a refused event, the
+ * halves of a bisection. Replaced round robin. */
+#define EVENT_STMTS 6
+
 struct tk_store {
     MYSQL *db; /* NULL when not connected */
     MYSQL_STMT *st[ST_COUNT];
     struct batch_stmt student_batch;
     struct batch_stmt user_batch;
+    struct batch_stmt event_batch[EVENT_STMTS];
+    size_t event_next;       /* the slot replaced next */
+    struct batch_stmt plain_batch;
+    char plain_table[65];    /* the table plain_batch inserts into */
     bool in_tx;
     bool tx_lost; /* reconnected inside the transaction */
     char *host;
@@ -272,6 +281,10 @@ store_disconnect(struct tk_store *s)
     }
     batch_close(&s->student_batch);
     batch_close(&s->user_batch);
+    for (size_t i = 0; i < EVENT_STMTS; i++) {
+        batch_close(&s->event_batch[i]);
+    }
+    batch_close(&s->plain_batch);
     if (s->db != NULL) {
         mysql_close(s->db);
         s->db = NULL;
@@ -1642,6 +1655,180 @@ tk_store_ticket_upsert(struct tk_store *s, const struct tk_ticket *t)
     rc = exec_stmt(s, ST_TICKET_UPSERT, &in, NULL, NULL);
     binds_release(&in);
     return rc;
+}
+
+/* --- order events (ticket-persistd) ------------------------------------*/
+
+#define EVENT_COLS                                                            \
+    "INSERT INTO %s (unique_id, activity_id, student_id, status, "            \
+    "last_event_ms, last_event_seq, created_at, updated_at) VALUES "
+#define EVENT_ROW "(?,?,?,?,?,?,?,?)"
+/* The event is newer than the last one applied to the row. */
+#define NEWER                                                                 \
+    "(last_event_ms, last_event_seq) < "                                      \
+    "(VALUES(last_event_ms), VALUES(last_event_seq))"
+/* A grab (status 1) takes the row over; a refund or a check-in changes
+ * only the ticket it names. */
+#define CONCERNS "(VALUES(status) = 1 OR unique_id = VALUES(unique_id))"
+
+/*
+ * The assignments run left to right and each sees the ones before it, so
+ * the stream id columns come last and every condition before them reads
+ * the row's old position. A unique_id that names the row of another
+ * (activity, student) would make the server update that row: status 9
+ * breaks ck_tickets_status instead, so the statement is refused and the
+ * caller can isolate the event.
+ */
+static const char event_upsert_tail[] =
+    " ON DUPLICATE KEY UPDATE "
+    "status = IF(activity_id <> VALUES(activity_id) OR "
+    "student_id <> VALUES(student_id), 9, "
+    "IF(" NEWER " AND " CONCERNS ", VALUES(status), status)), "
+    "created_at = IF(" NEWER " AND VALUES(status) = 1 AND "
+    "unique_id <> VALUES(unique_id), VALUES(created_at), created_at), "
+    "updated_at = IF(" NEWER " AND " CONCERNS
+    ", VALUES(updated_at), updated_at), "
+    "unique_id = IF(" NEWER " AND VALUES(status) = 1, "
+    "VALUES(unique_id), unique_id), "
+    "last_event_seq = IF(" NEWER ", VALUES(last_event_seq), "
+    "last_event_seq), "
+    "last_event_ms = GREATEST(last_event_ms, VALUES(last_event_ms))";
+
+static void
+bind_events(struct binds *in, const struct tk_store_event *ev, size_t n)
+{
+    binds_init(in, 8 * n);
+    for (size_t i = 0; i < n; i++) {
+        bind_str(in, ev[i].unique_id);
+        bind_i64(in, (int64_t *)&ev[i].activity_id);
+        bind_str(in, ev[i].student_id);
+        bind_int(in, (int *)&ev[i].status);
+        bind_i64(in, (int64_t *)&ev[i].ms);
+        bind_i64(in, (int64_t *)&ev[i].seq);
+        bind_i64(in, (int64_t *)&ev[i].ts);
+        bind_i64(in, (int64_t *)&ev[i].ts);
+    }
+}
+
+/* The upsert statement for rows rows, from the small cache of sizes. */
+static int
+event_stmt_get(struct tk_store *s, size_t rows, MYSQL_STMT **out)
+{
+    struct batch_stmt *b = NULL;
+    char head[sizeof(EVENT_COLS) + 16];
+
+    for (size_t i = 0; i < EVENT_STMTS; i++) {
+        if (s->event_batch[i].st != NULL && s->event_batch[i].rows == rows) {
+            *out = s->event_batch[i].st;
+            return 0;
+        }
+    }
+    b = &s->event_batch[s->event_next];
+    s->event_next = (s->event_next + 1) % EVENT_STMTS;
+    snprintf(head, sizeof(head), EVENT_COLS, "tickets");
+    return batch_get(s, b, "event upsert", head, EVENT_ROW,
+                     event_upsert_tail, rows, out);
+}
+
+/* Runs one chunk of at most TK_STORE_EVENT_CHUNK events. */
+static int
+events_chunk(struct tk_store *s, const struct tk_store_event *ev, size_t n)
+{
+    struct binds in;
+    MYSQL_STMT *st;
+    bool gone;
+    int rc = event_stmt_get(s, n, &st);
+
+    if (rc < 0) {
+        return s->tx_lost ? -ECONNABORTED : rc;
+    }
+    bind_events(&in, ev, n);
+    rc = stmt_exec(s, st, "event upsert", &in, NULL, &gone);
+    binds_release(&in);
+    if (gone && s->in_tx) {
+        return -ECONNABORTED;
+    }
+    return rc;
+}
+
+int
+tk_store_events_apply(struct tk_store *s, const struct tk_store_event *ev,
+                      size_t n)
+{
+    int rc = 0;
+
+    if (s->tx_lost) {
+        return -ECONNABORTED;
+    }
+    for (size_t off = 0; off < n && rc == 0; off += TK_STORE_EVENT_CHUNK) {
+        size_t k = n - off < TK_STORE_EVENT_CHUNK ? n - off
+                                                   : TK_STORE_EVENT_CHUNK;
+
+        rc = events_chunk(s, ev + off, k);
+    }
+    return rc;
+}
+
+static bool
+table_name_is_valid(const char *table)
+{
+    size_t n = strlen(table);
+
+    if (n == 0 || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = table[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+tk_store_events_insert_plain(struct tk_store *s, const char *table,
+                             const struct tk_store_event *ev, size_t n)
+{
+    char head[sizeof(EVENT_COLS) + 80];
+    struct binds in;
+    MYSQL_STMT *st;
+    bool gone;
+    int rc = 0;
+
+    if (!table_name_is_valid(table)) {
+        tk_err("mariadb: plain insert: bad table name '%s'", table);
+        return -EINVAL;
+    }
+    if (strcmp(s->plain_table, table) != 0) {
+        batch_close(&s->plain_batch);
+        tk_strlcpy(s->plain_table, table, sizeof(s->plain_table));
+    }
+    snprintf(head, sizeof(head), EVENT_COLS, table);
+    for (size_t off = 0; off < n && rc == 0; off += TK_STORE_EVENT_CHUNK) {
+        size_t k = n - off < TK_STORE_EVENT_CHUNK ? n - off
+                                                   : TK_STORE_EVENT_CHUNK;
+
+        rc = batch_get(s, &s->plain_batch, "plain insert", head, EVENT_ROW,
+                       "", k, &st);
+        if (rc == 0) {
+            bind_events(&in, ev + off, k);
+            rc = stmt_exec(s, st, "plain insert", &in, NULL, &gone);
+            binds_release(&in);
+        }
+    }
+    return rc;
+}
+
+int
+tk_store_exec(struct tk_store *s, const char *sql)
+{
+    if (s->tx_lost) {
+        return -ECONNABORTED;
+    }
+    return simple_query(s, "statement", sql);
 }
 
 /* --- admins ------------------------------------------------------------*/

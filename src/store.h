@@ -202,6 +202,55 @@ int tk_store_ticket_list_activity(struct tk_store *s, int64_t activity_id,
  */
 int tk_store_ticket_upsert(struct tk_store *s, const struct tk_ticket *t);
 
+/* --- order events (ticket-persistd) ------------------------------------*/
+
+/*
+ * One order event of an activity's stream, as ticket-persistd applies it
+ * to the tickets row of (activity_id, student_id). Strings are borrowed.
+ */
+struct tk_store_event {
+    int64_t activity_id;
+    const char *student_id;
+    const char *unique_id;
+    int status;      /* the ticket status it leads to: grab 1, refund 0,
+                        check-in 2 (enum tk_ticket_status) */
+    int64_t ms, seq; /* its stream id, which orders the events */
+    int64_t ts;      /* when it happened, Unix seconds */
+};
+
+/* Rows per statement (8 parameters each). */
+#define TK_STORE_EVENT_CHUNK 1000
+
+/*
+ * Applies n events in order with multi-row upserts (one statement per
+ * TK_STORE_EVENT_CHUNK events), inside the caller's transaction. An event
+ * changes a row only when its stream id is greater than the row's last
+ * one: a grab sets unique_id and status 1 (creating the row), a refund or
+ * check-in sets status 0 or 2 when the row holds its unique_id (a row is
+ * created when there is none, so an older grab replayed later stays
+ * ignored). Replays change nothing; several events of one row end in the
+ * state of the last.
+ *
+ * -EEXIST or -EINVAL: the server refused an event of the failing chunk
+ * (its unique_id is another row's): that statement changed nothing and
+ * the transaction stays usable, so the caller can split the events to
+ * find it. -ECONNABORTED: the connection was lost; roll back and retry.
+ */
+int tk_store_events_apply(struct tk_store *s, const struct tk_store_event *ev,
+                          size_t n);
+
+/*
+ * For the drain benchmark: inserts the rows of n events with plain
+ * multi-row INSERTs (no upsert) into table, which has the columns of
+ * tickets; table is [a-z0-9_]{1,64}.
+ */
+int tk_store_events_insert_plain(struct tk_store *s, const char *table,
+                                 const struct tk_store_event *ev, size_t n);
+
+/* Runs one SQL statement without a result (tools and benchmarks: CREATE
+ * TABLE ... LIKE, DROP TABLE). */
+int tk_store_exec(struct tk_store *s, const char *sql);
+
 /* --- admins ------------------------------------------------------------*/
 
 /* Hashes password (TK_PW_ITER_ADMIN) and stores it; -EEXIST if taken. */
