@@ -158,7 +158,6 @@ tk_api_ticket_detail(struct tk_ctx *ctx, struct tk_req *req,
     struct tk_activity a;
     struct tk_ticket t;
     struct tk_buf b = TK_BUF_INIT;
-    char sid[TK_SID_MAX + 1];
     const char *openid, *tid;
     int rc;
 
@@ -172,21 +171,9 @@ tk_api_ticket_detail(struct tk_ctx *ctx, struct tk_req *req,
         tk_resp_json(resp, TK_API_AUTH, "invalid signature", NULL);
         return 0;
     }
-    rc = tk_data_binding(ctx, openid, sid);
+    rc = tk_data_owned_ticket(ctx, openid, tid, &t, &a);
     if (rc < 0) {
         return rc;
-    }
-    rc = sid[0] != '\0' ? tk_data_ticket(ctx, tid, &t) : 0;
-    if (rc < 0) {
-        return rc;
-    }
-    if (rc == 1 && strcmp(t.student_id, sid) == 0) {
-        rc = tk_data_activity(ctx, t.activity_id, &a);
-        if (rc < 0) {
-            return rc;
-        }
-    } else {
-        rc = 0;
     }
     if (rc == 0) {
         tk_resp_json(resp, TK_API_LOGIC, "ticket not found", NULL);

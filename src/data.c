@@ -281,3 +281,22 @@ tk_data_load(struct tk_ctx *ctx, const struct tk_activity *a, bool reset)
     return tk_redis_load(tk_ctx_redis(ctx), a->id, reset, a->total_tickets,
                          NULL, 0, NULL, NULL);
 }
+
+int
+tk_data_owned_ticket(struct tk_ctx *ctx, const char *openid,
+                     const char *unique_id, struct tk_ticket *t,
+                     struct tk_activity *a)
+{
+    char sid[TK_SID_MAX + 1];
+    int rc;
+
+    rc = tk_data_binding(ctx, openid, sid);
+    if (rc <= 0 || sid[0] == '\0') {
+        return rc < 0 ? rc : 0;
+    }
+    rc = tk_data_ticket(ctx, unique_id, t);
+    if (rc <= 0 || strcmp(t->student_id, sid) != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    return tk_data_activity(ctx, t->activity_id, a);
+}

@@ -44,6 +44,15 @@ int tk_data_counts(struct tk_ctx *ctx, const struct tk_activity *a,
 int tk_data_ticket(struct tk_ctx *ctx, const char *unique_id,
                    struct tk_ticket *out);
 
+/*
+ * The ticket unique_id if it belongs to the student bound to openid, with
+ * its activity: 1 found (t and a filled), 0 unknown, not theirs or openid
+ * unbound, < 0 error. What the owner-only page and JSON route share.
+ */
+int tk_data_owned_ticket(struct tk_ctx *ctx, const char *openid,
+                         const char *unique_id, struct tk_ticket *t,
+                         struct tk_activity *a);
+
 /* The student's valid tickets (statuses as in tk_data_ticket()), newest
  * first; out is released first and owned by the caller. */
 int tk_data_valid_tickets(struct tk_ctx *ctx, const char *sid,

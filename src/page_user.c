@@ -295,7 +295,6 @@ tk_page_ticket(struct tk_ctx *ctx, struct tk_req *req, struct tk_resp *resp)
     struct tk_activity a;
     struct tk_ticket t;
     struct tk_buf *b = &resp->body;
-    char sid[TK_SID_MAX + 1];
     const char *openid, *tid;
     int rc;
 
@@ -305,21 +304,9 @@ tk_page_ticket(struct tk_ctx *ctx, struct tk_req *req, struct tk_resp *resp)
         forbidden(resp);
         return 0;
     }
-    rc = tk_data_binding(ctx, openid, sid);
+    rc = tk_data_owned_ticket(ctx, openid, tid, &t, &a);
     if (rc < 0) {
         return rc;
-    }
-    rc = sid[0] != '\0' ? tk_data_ticket(ctx, tid, &t) : 0;
-    if (rc < 0) {
-        return rc;
-    }
-    if (rc == 1 && strcmp(t.student_id, sid) == 0) {
-        rc = tk_data_activity(ctx, t.activity_id, &a);
-        if (rc < 0) {
-            return rc;
-        }
-    } else {
-        rc = 0;
     }
     if (rc == 0) {
         message(resp, 404, "票不存在", "没有找到这张票。");
