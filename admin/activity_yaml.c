@@ -170,12 +170,18 @@ set_field(struct tk_activity_doc *d, enum tk_activity_field f,
 {
     const struct field_def *def = &fields[f];
     struct tk_activity *a = &d->a;
+    char q[41]; /* v quoted in a message */
     int64_t n;
 
     if (plain && (strcmp(v, "~") == 0 || strcmp(v, "null") == 0)) {
         v = "";
         len = 0;
     }
+    /* A quoted "\0" would end the value early for every check below. */
+    if (strlen(v) != len) {
+        return "contains a NUL byte";
+    }
+    tk_utf8_printable(q, v, len, 40);
     switch (def->kind) {
     case KIND_STRING: {
         static const size_t offs[] = {
@@ -186,9 +192,6 @@ set_field(struct tk_activity_doc *d, enum tk_activity_field f,
             [TK_AF_PIC_URL] = offsetof(struct tk_activity, pic_url),
         };
 
-        if (strlen(v) != len) {
-            return "contains a NUL byte";
-        }
         if (len > def->max) {
             snprintf(buf, bufsz, "is %zu bytes long; the limit is %zu", len,
                      def->max);
@@ -219,8 +222,8 @@ set_field(struct tk_activity_doc *d, enum tk_activity_field f,
 
         if (tk_iso8601_parse(v, &n) < 0) {
             snprintf(buf, bufsz,
-                     "'%.40s' is not a time like 2026-12-31T19:00:00+08:00",
-                     v);
+                     "'%s' is not a time like 2026-12-31T19:00:00+08:00",
+                     q);
             return buf;
         }
         *dst[f - TK_AF_START_TIME] = n;
@@ -228,7 +231,7 @@ set_field(struct tk_activity_doc *d, enum tk_activity_field f,
     }
     case KIND_COUNT:
         if (!plain || tk_parse_i64(v, &n) < 0) {
-            snprintf(buf, bufsz, "'%.40s' is not an integer", v);
+            snprintf(buf, bufsz, "'%s' is not an integer", q);
             return buf;
         }
         if (n < 0) {
@@ -246,7 +249,7 @@ set_field(struct tk_activity_doc *d, enum tk_activity_field f,
         } else if (strcmp(v, "saved") == 0) {
             a->status = TK_ACT_SAVED;
         } else {
-            snprintf(buf, bufsz, "'%.40s' is not 'published' or 'saved'", v);
+            snprintf(buf, bufsz, "'%s' is not 'published' or 'saved'", q);
             return buf;
         }
         return NULL;
@@ -310,11 +313,13 @@ check_utf8(const char *path, const char *text, size_t len, FILE *err)
     return count;
 }
 
+/* The field called name[0..len) (which may hold a NUL), or -1. */
 static int
-field_by_name(const char *name)
+field_by_name(const char *name, size_t len)
 {
     for (int i = 0; i < TK_AF_COUNT; i++) {
-        if (strcmp(fields[i].name, name) == 0) {
+        if (strlen(fields[i].name) == len &&
+            memcmp(fields[i].name, name, len) == 0) {
             return i;
         }
     }
@@ -349,7 +354,7 @@ static int
 parse_mapping(struct tk_activity_doc *d, yaml_parser_t *p, FILE *err,
               int *count)
 {
-    char msg[160];
+    char msg[160], key[65];
 
     for (;;) {
         yaml_event_t kev, vev;
@@ -376,7 +381,8 @@ parse_mapping(struct tk_activity_doc *d, yaml_parser_t *p, FILE *err,
             }
             f = -2;
         } else {
-            f = field_by_name((const char *)kev.data.scalar.value);
+            f = field_by_name((const char *)kev.data.scalar.value,
+                              kev.data.scalar.length);
         }
         if (!yaml_parser_parse(p, &vev)) {
             yaml_event_delete(&kev);
@@ -385,8 +391,10 @@ parse_mapping(struct tk_activity_doc *d, yaml_parser_t *p, FILE *err,
         vl = (unsigned)vev.start_mark.line + 1;
         vc = (unsigned)vev.start_mark.column + 1;
         if (f == -1) {
-            error_at(err, count, d->path, kl, kc, "%.64s: unknown field",
-                     (const char *)kev.data.scalar.value);
+            error_at(err, count, d->path, kl, kc, "%s: unknown field",
+                     tk_utf8_printable(key,
+                                       (const char *)kev.data.scalar.value,
+                                       kev.data.scalar.length, 64));
         } else if (f >= 0 && (d->present & (1u << f))) {
             error_at(err, count, d->path, kl, kc,
                      "%s: duplicate key (first on line %u)", fields[f].name,

@@ -212,9 +212,11 @@ check_field(struct tk_roster *r, int *count, const struct field *f, int i)
     if (i == F_SID || i == F_OPENID) {
         for (size_t k = 0; k < f->len; k++) {
             if (!is_id_char(f->data[k], i == F_SID)) {
+                char q[65];
+
                 report(r, count, f->line, f->column, name,
-                       "'%.*s' may only hold letters, digits, '-', '_'%s",
-                       (int)TK_MIN(f->len, (size_t)64), f->data,
+                       "'%s' may only hold letters, digits, '-', '_'%s",
+                       tk_utf8_printable(q, f->data, f->len, 64),
                        i == F_SID ? " and '.'" : "");
                 return false;
             }

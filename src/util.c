@@ -211,3 +211,17 @@ tk_utf8_truncate(const char *s, size_t len, size_t max)
     }
     return n;
 }
+
+char *
+tk_utf8_printable(char *out, const char *s, size_t len, size_t max)
+{
+    size_t n = tk_utf8_truncate(s, len, max);
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[n] = '\0';
+    return out;
+}

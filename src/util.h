@@ -52,4 +52,12 @@ bool tk_utf8_is_valid(const char *s, size_t n);
 /* The largest length <= max that does not split a UTF-8 sequence of s. */
 size_t tk_utf8_truncate(const char *s, size_t len, size_t max);
 
+/*
+ * Copies s[0..len) into out (max + 1 bytes) to quote in a message: cut to
+ * at most max bytes at a UTF-8 boundary, each control byte and DEL
+ * replaced by '?', so input cannot break a one-line message or drive a
+ * terminal. Returns out.
+ */
+char *tk_utf8_printable(char *out, const char *s, size_t len, size_t max);
+
 #endif

@@ -315,6 +315,60 @@ test_update_merges(void **state)
     free(errs);
 }
 
+/* Counts the lines of s. */
+static int
+lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s != '\0'; s++) {
+        n += *s == '\n';
+    }
+    return n;
+}
+
+static void
+test_quoted_input_stays_on_one_line(void **state)
+{
+    /* Found by fuzz_yaml: a value or key quoted in a message was printed
+     * raw, so its newlines split the message and escapes reached the
+     * terminal. */
+    char *text = variant("status", "status: \"a\\nb\\e[2J\"\n");
+    struct tk_activity a;
+    char *errs;
+
+    (void)state;
+    assert_int_equal(check(text, &a, &errs), 1);
+    assert_non_null(strstr(errs, "a.yaml:13:9: status: 'a?b?[2J' is not "
+                                 "'published' or 'saved'"));
+    assert_int_equal(lines(errs), 1);
+    free(errs);
+    free(text);
+    text = variant("place", "\"col\\nour\": red\n");
+    assert_int_equal(check(text, &a, &errs), 1);
+    assert_non_null(strstr(errs, "a.yaml:3:1: col?our: unknown field"));
+    assert_int_equal(lines(errs), 1);
+    free(errs);
+    free(text);
+}
+
+static void
+test_nul_in_value(void **state)
+{
+    /* A quoted "\0" ended the value for the checks: the time parsed
+     * without the junk after it, and so did a status or a key. */
+    (void)state;
+    expect_variant("start_time",
+                   "start_time: \"2026-12-31T19:00:00+08:00\\0junk\"\n",
+                   "a.yaml:8:13: start_time: contains a NUL byte");
+    expect_variant("status", "status: \"saved\\0x\"\n",
+                   "a.yaml:13:9: status: contains a NUL byte");
+    expect_variant("total_tickets", "total_tickets: \"1\\0\"\n",
+                   "total_tickets: contains a NUL byte");
+    expect_variant("place", "\"place\\0\": x\n",
+                   "a.yaml:3:1: place?: unknown field");
+}
+
 int
 main(void)
 {
@@ -335,6 +389,8 @@ main(void)
         cmocka_unit_test(test_syntax_and_shape),
         cmocka_unit_test(test_all_errors_at_once),
         cmocka_unit_test(test_update_merges),
+        cmocka_unit_test(test_quoted_input_stays_on_one_line),
+        cmocka_unit_test(test_nul_in_value),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -211,6 +211,28 @@ test_many_rows_and_all_errors(void **state)
     free(text);
 }
 
+static void
+test_quoted_input_stays_on_one_line(void **state)
+{
+    size_t rows;
+    char *errs;
+
+    /* Found by fuzz_csv: a bad id was quoted raw in its message, so a
+     * newline inside quotes split the message and control bytes reached
+     * the terminal. */
+    (void)state;
+    assert_int_equal(check("student_id,name,password\n\"a\nb\",n,p\n"
+                           "\x1b[2J,n,p\n",
+                           &rows, &errs),
+                     2);
+    assert_string_equal(errs,
+                        "r.csv:2:1: student_id: 'a?b' may only hold "
+                        "letters, digits, '-', '_' and '.'\n"
+                        "r.csv:4:1: student_id: '?[2J' may only hold "
+                        "letters, digits, '-', '_' and '.'\n");
+    free(errs);
+}
+
 int
 main(void)
 {
@@ -226,6 +248,7 @@ main(void)
         cmocka_unit_test(test_multiline_quoted_field_lines),
         cmocka_unit_test(test_duplicate_student),
         cmocka_unit_test(test_many_rows_and_all_errors),
+        cmocka_unit_test(test_quoted_input_stays_on_one_line),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

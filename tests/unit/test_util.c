@@ -137,6 +137,18 @@ test_utf8(void **state)
 }
 
 static void
+test_utf8_printable(void **state)
+{
+    char out[8];
+
+    (void)state;
+    assert_string_equal(tk_utf8_printable(out, "a\nb\x1b[2J", 7, 7),
+                        "a?b?[2J");
+    assert_string_equal(tk_utf8_printable(out, "ab抢票\x7f", 9, 7), "ab抢");
+    assert_string_equal(tk_utf8_printable(out, "", 0, 7), "");
+}
+
+static void
 test_strlcpy_and_wipe(void **state)
 {
     char d[4];
@@ -164,6 +176,7 @@ main(void)
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_parse_i64),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8_printable),
         cmocka_unit_test(test_strlcpy_and_wipe),
     };
 
