@@ -7,7 +7,7 @@
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TK_BUILD:?tests/run sets TK_BUILD}
-work=$(mktemp -d /tmp/ticketd-deploy.XXXXXX)
+work=$(mktemp -d)
 act_pid=
 cleanup() {
     if [ -n "$act_pid" ] && kill -0 "$act_pid" 2>/dev/null; then

@@ -28,7 +28,9 @@ static const char good[] =
 static char *
 write_conf(const char *text, mode_t mode)
 {
-    char *path = strdup("/tmp/tk_conf_XXXXXX");
+    char *path = strdup("/tmp/tk_conf_------");
+
+    memset(path + strlen(path) - 6, 'X', 6); /* the mkstemp template */
     int fd = mkstemp(path);
 
     assert_true(fd >= 0);

@@ -181,9 +181,9 @@ test_body_length_rules(void **state)
     run(big, NULL);
     assert_int_equal(fx.resp.status, 413);
     assert_int_equal(handler_runs, 0);
-    memset(full, 'x', 1024);
+    memset(full, 'v', 1024);
     memcpy(full, "v=", 2);
-    assert_true(strncmp(run(edge, full), "{\"code\":0,\"msg\":\"xxx", 18) == 0);
+    assert_true(strncmp(run(edge, full), "{\"code\":0,\"msg\":\"vvv", 18) == 0);
     assert_int_equal(fx.resp.status, 200);
     assert_int_equal(handler_runs, 1);
     /* The stream ended before CONTENT_LENGTH bytes. */

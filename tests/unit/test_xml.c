@@ -45,7 +45,7 @@ test_text_message(void **state)
               "<MsgType><![CDATA[text]]></MsgType>\n"
               "<Content><![CDATA[this is a test]]></Content>\n"
               "<MsgId>1234567890123456</MsgId>\n"
-              "<MsgDataId>xxxx</MsgDataId>\n<Idx>xxxx</Idx>\n</xml>"),
+              "<MsgDataId>1234</MsgDataId>\n<Idx>1</Idx>\n</xml>"),
         TK_XML_OK);
     assert_string_equal(msg.to_user, "toUser");
     assert_string_equal(msg.from_user, "fromUser");
@@ -233,7 +233,7 @@ test_bounds(void **state)
     tk_buf_reset(&b);
     tk_buf_adds(&b, "<xml>");
     while (b.len <= TK_XML_INPUT_MAX) {
-        tk_buf_adds(&b, "<Pad>xxxxxxxxxxxxxxxxxxxxxxxxxxxx</Pad>");
+        tk_buf_adds(&b, "<Pad>pppppppppppppppppppppppppppp</Pad>");
     }
     tk_buf_adds(&b, "</xml>");
     assert_int_equal(tk_xml_parse(b.data, b.len, &msg, &arena),
