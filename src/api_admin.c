@@ -968,6 +968,12 @@ tk_api_a_checkin(struct tk_ctx *ctx, struct tk_req *req, struct tk_resp *resp)
     }
     rt = tk_api_text(req, "ticket", TK_TICKET_ID_MAX, false, &tid);
     rs = tk_api_text(req, "studentId", TK_SID_MAX, false, &sid);
+    /* Ticket ids are 16 lowercase hex characters; tk_checkin refuses any
+     * other string as a bad argument, which is not an internal error. */
+    if (rt > 0 && (strlen(tid) != 16 ||
+                   strspn(tid, "0123456789abcdef") != 16)) {
+        rt = -EINVAL;
+    }
     if (rt < 0 || rs < 0 || (rt == 0 && rs == 0)) {
         tk_resp_json(resp, TK_API_INPUT,
                      "give a well-formed ticket or studentId", NULL);
