@@ -283,8 +283,10 @@ t_eq "a 3.9 KB query string within the cap is served" 0 \
     "$(code "$(api "/api/u/activity/detail?id=$act&x=${q9k:0:3900}")")"
 t_eq "a 10 KB cookie header is refused by nginx: 400" "HTTP 400" \
     "$(http GET /healthz -H "Cookie: tk_session=${q9k}q" | tail -1)"
-t_eq "10000 query parameters are 400" "HTTP 400" \
+t_eq "2000 query parameters (the cap is 64) are 400" "HTTP 400" \
     "$(http GET "/u/help?$(printf 'a&%.0s' $(seq 2000))" | tail -1)"
+t_eq "65 of them are 400 too" "HTTP 400" "$(http GET "/u/help?$(printf 'a=1&%.0s' $(seq 65))" | tail -1)"
+t_eq "64 are served" "HTTP 200" "$(http GET "/u/help?$(printf 'a=1&%.0s' $(seq 63))a=1" | tail -1)"
 
 # --- everything above changed nothing and crashed nothing ------------------------------------
 t_eq "nothing crashed: the master and worker pids are the same" "$procs0" "$(procs)"
