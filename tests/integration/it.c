@@ -5,7 +5,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 void
 it_conf(struct tk_conf *conf)
@@ -67,4 +69,38 @@ it_int(struct tk_redis *r, ...)
     v = reply->integer;
     tk_redis_reply_free(reply);
     return v;
+}
+
+pid_t
+it_persistd_pause(void)
+{
+    const char *dir = getenv("TK_DIR");
+    char path[512];
+    long pid = 0;
+    FILE *f;
+
+    if (dir == NULL) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/persistd.pid", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    if (fscanf(f, "%ld", &pid) != 1 || pid <= 1 ||
+        kill((pid_t)pid, SIGSTOP) != 0) {
+        pid = 0;
+    }
+    fclose(f);
+    /* Let a statement or command it already sent finish. */
+    usleep(200 * 1000);
+    return (pid_t)pid;
+}
+
+void
+it_persistd_resume(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGCONT);
+    }
 }

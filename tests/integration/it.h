@@ -7,6 +7,7 @@
 #define TK_IT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conf.h"
 #include "redis.h"
@@ -24,5 +25,14 @@ void it_flush(struct tk_redis *r);
 
 /* An integer reply to a command given as strings (NULL-terminated). */
 long long it_int(struct tk_redis *r, ...) __attribute__((sentinel));
+
+/*
+ * The stack's ticket-persistd consumes and trims every activity stream it
+ * finds. Tests of the Redis layer itself, or that count MariaDB statements,
+ * pause it (SIGSTOP) and resume it (SIGCONT). Returns its pid, or 0 when
+ * none runs; it_persistd_resume(0) does nothing.
+ */
+pid_t it_persistd_pause(void);
+void it_persistd_resume(pid_t pid);
 
 #endif

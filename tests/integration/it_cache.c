@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,43 +209,8 @@ executed(struct tk_store *meter)
     return v;
 }
 
-/*
- * Com_stmt_execute is server-wide: the stack's ticket-persistd may still be
- * applying events of earlier test files. Pause it for the measured window
- * (SIGSTOP/SIGCONT) so only this test's statements are counted.
- */
-static pid_t
-persistd_pause(void)
-{
-    const char *dir = getenv("TK_DIR");
-    char path[512];
-    long pid = 0;
-    FILE *f;
-
-    if (dir == NULL) {
-        return 0;
-    }
-    snprintf(path, sizeof(path), "%s/persistd.pid", dir);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return 0;
-    }
-    if (fscanf(f, "%ld", &pid) != 1 || pid <= 1 ||
-        kill((pid_t)pid, SIGSTOP) != 0) {
-        pid = 0;
-    }
-    fclose(f);
-    return (pid_t)pid;
-}
-
-static void
-persistd_resume(pid_t pid)
-{
-    if (pid > 0) {
-        kill(pid, SIGCONT);
-    }
-}
-
+/* Com_stmt_execute is server-wide: the stack's ticket-persistd may still be
+ * applying events of earlier test files, so it is paused while counting. */
 static void
 test_1000_concurrent_misses_one_mariadb_query(void **state)
 {
@@ -276,10 +240,8 @@ test_1000_concurrent_misses_one_mariadb_query(void **state)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 512 * 1024);
 
-    /* Pause the persister, then let a statement it already sent finish. */
-    pid_t paused = persistd_pause();
+    pid_t paused = it_persistd_pause();
 
-    usleep(200 * 1000);
     /* What one reading costs by itself (the meter's own execution). */
     before = executed(meter);
     own = executed(meter) - before;
@@ -293,7 +255,7 @@ test_1000_concurrent_misses_one_mariadb_query(void **state)
         pthread_join(t[i], NULL);
     }
     after = executed(meter);
-    persistd_resume(paused);
+    it_persistd_resume(paused);
     pthread_attr_destroy(&attr);
     pthread_barrier_destroy(&s->start);
     pthread_mutex_destroy(&s->lock);

@@ -685,9 +685,14 @@ test_reconnect_keeps_timeouts(void **state)
     tk_buf_release(&v);
 }
 
+/* These tests read the streams the functions write: no consumer may apply
+ * and trim them meanwhile. */
+static pid_t persistd;
+
 static int
 setup(void **state)
 {
+    persistd = it_persistd_pause();
     *state = it_redis(&conf);
     return 0;
 }
@@ -696,6 +701,7 @@ static int
 teardown(void **state)
 {
     tk_redis_free(*state);
+    it_persistd_resume(persistd);
     return 0;
 }
 
