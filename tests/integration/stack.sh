@@ -30,4 +30,48 @@ sed -i 's/token = "t"/token = "t"; aes_key = ""/' "$bad"
 out=$("$TK_BIN/ticketd" -t -c "$bad" 2>&1)
 t_contains "a world-readable file with secrets is refused" "accessible by group or others" "$out"
 rm -f "$bad"
+# The stack's own life cycle, on a second throwaway stack with its own
+# ports: up twice is harmless, status says what runs where, down leaves no
+# process, and a later up keeps the data.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+life=$(mktemp -d)
+life_ports=("$((TK_HTTP_PORT + 7))" "$((TK_REDIS_PORT + 7))" "$((TK_MYSQL_PORT + 7))")
+stk() {
+    TK_HTTP_PORT=${life_ports[0]} TK_REDIS_PORT=${life_ports[1]} \
+        TK_MYSQL_PORT=${life_ports[2]} "$root/scripts/stack" "$@" --dir "$life"
+}
+if stk up >"$life/up1.log" 2>&1; then
+    t_ok "a second stack comes up"
+    . "$life/stack.env"
+    out=$(stk up 2>&1)
+    t_eq "up again changes nothing" 5 "$(grep -c 'already running' <<<"$out")"
+    out=$(stk status 2>&1)
+    t_contains "status names nginx and its address" "nginx            running" "$out"
+    t_contains "status names redis's port and socket" "127.0.0.1:$TK_REDIS_PORT, $life/redis.sock" "$out"
+    t_contains "status names mariadb's port" "127.0.0.1:$TK_MYSQL_PORT" "$out"
+    t_eq "its nginx serves /healthz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$TK_HTTP/healthz")"
+    redis-cli -s "$TK_REDIS_SOCK" SET tk:lifecycle kept >/dev/null
+    mariadb --socket="$TK_MYSQL_SOCK" -uticketd -pticketd-stack-pw ticketd \
+        -e "INSERT INTO admins (username, password_hash, created_at) VALUES ('lifecycle', 'x', 1)"
+    pids=$(cat "$life"/*.pid 2>/dev/null | tr '\n' ' ')
+    stk down >/dev/null 2>&1
+    left=0
+    for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+    t_eq "down leaves no process behind" 0 "$left"
+    out=$(stk status 2>&1)
+    t_eq "status after down: everything stopped" 5 "$(grep -c ' stopped' <<<"$out")"
+    if stk up >"$life/up2.log" 2>&1; then
+        t_eq "a later up keeps the Redis data" kept "$(redis-cli -s "$TK_REDIS_SOCK" GET tk:lifecycle)"
+        t_eq "a later up keeps the MariaDB data" 1 "$(mariadb --socket="$TK_MYSQL_SOCK" -uticketd \
+            -pticketd-stack-pw ticketd -N -B -e "SELECT COUNT(*) FROM admins WHERE username='lifecycle'")"
+    else
+        t_fail "the second stack comes up again" "$(tail -5 "$life/up2.log")"
+    fi
+    stk down >/dev/null 2>&1
+    . "$TK_DIR/stack.env"
+else
+    t_fail "a second stack comes up" "$(tail -5 "$life/up1.log")"
+    stk down >/dev/null 2>&1
+fi
+rm -rf "$life"
 t_done
