@@ -473,6 +473,8 @@ on_event(int ep, struct conn *c, uint32_t events)
             }
         }
     }
+    bool eof = false;
+
     for (;;) {
         char tmp[16384];
         ssize_t n = read(c->fd, tmp, sizeof(tmp));
@@ -484,11 +486,17 @@ on_event(int ep, struct conn *c, uint32_t events)
         if (n < 0 && errno == EAGAIN) {
             break;
         }
-        /* EOF or error */
-        conn_fail(ep, c, K_CONN);
-        return;
+        /* EOF or error. nginx sends the last response of a connection
+         * (keepalive_requests, "Connection: close") and its FIN together:
+         * a whole response in the buffer still counts. */
+        eof = true;
+        break;
     }
     if (!c->busy) {
+        if (eof) {
+            conn_close(c);
+            conn_start(ep, c);
+        }
         return;
     }
     int status;
@@ -502,8 +510,12 @@ on_event(int ep, struct conn *c, uint32_t events)
         return;
     }
     if (r == 0) {
+        if (eof) {
+            conn_fail(ep, c, K_CONN);
+        }
         return;
     }
+    close_after = close_after || eof;
     enum kind k = classify(status, body, blen, c);
 
     record(k, c->start_ns);

@@ -120,17 +120,13 @@ tk_api_activity_detail(struct tk_ctx *ctx, struct tk_req *req,
         tk_resp_json(resp, TK_API_INPUT, "missing or malformed id", NULL);
         return 0;
     }
-    rc = tk_data_activity(ctx, id, &a);
+    rc = tk_data_activity_remain(ctx, id, &a, &remain);
     if (rc < 0) {
         return rc;
     }
     if (rc == 0 || a.status != TK_ACT_PUBLISHED) {
         tk_resp_json(resp, TK_API_LOGIC, "activity not found", NULL);
         return 0;
-    }
-    rc = tk_data_remain(ctx, &a, &remain);
-    if (rc < 0) {
-        return rc;
     }
     tk_buf_addc(&b, '{');
     tk_api_json_str(&b, "name", a.name);

@@ -77,6 +77,65 @@ tk_data_remain(struct tk_ctx *ctx, const struct tk_activity *a,
     return 0;
 }
 
+/* The stock's remain field from an HMGET total remain sold reply: 1 set,
+ * 0 absent (not loaded) or malformed, which the slow path sorts out. */
+static int
+stock_remain(const struct tk_redis_reply *rep, int64_t *remain)
+{
+    if (rep == NULL || rep->type != TK_REDIS_ARRAY || rep->elements != 3 ||
+        rep->element[1]->type != TK_REDIS_STRING) {
+        return 0;
+    }
+    return tk_parse_i64(rep->element[1]->str, remain) == 0;
+}
+
+int
+tk_data_activity_remain(struct tk_ctx *ctx, int64_t id,
+                        struct tk_activity *out, int64_t *remain)
+{
+    char kact[TK_KEY_BUF], kstock[TK_KEY_BUF];
+    const char *get[] = {"GET", kact};
+    const char *hmget[] = {"HMGET", kstock, "total", "remain", "sold"};
+    const struct tk_redis_command cmds[] = {
+        {TK_ARRAY_SIZE(get), get, NULL},
+        {TK_ARRAY_SIZE(hmget), hmget, NULL},
+    };
+    struct tk_redis_reply *rep[2] = {NULL, NULL};
+    const char *p;
+    size_t n;
+    int rc, cached = -1;
+
+    tk_key_act_by_id(kact, id);
+    tk_key_stock(kstock, id);
+    rc = tk_redis_pipeline(tk_ctx_redis(ctx), cmds, TK_ARRAY_SIZE(cmds), rep);
+    if (rc < 0) {
+        return rc;
+    }
+    /* A cached value or null marker answers like the cache would; a miss
+     * or anything odd takes the cache-aside path, which fills it. */
+    if (rep[0]->type == TK_REDIS_STRING) {
+        cached = tk_cache_unwrap(rep[0]->str, rep[0]->len, &p, &n);
+        if (cached == 1 && tk_cache_decode_activity(p, n, out) < 0) {
+            cached = -1;
+        }
+    }
+    if (cached == 0) {
+        rc = 0;
+    } else if (cached == 1 && stock_remain(rep[1], remain)) {
+        rc = 1;
+    } else {
+        rc = cached == 1 ? 1 : tk_data_activity(ctx, id, out);
+        if (rc == 1) {
+            int r2 = tk_data_remain(ctx, out, remain);
+
+            rc = r2 < 0 ? r2 : 1;
+        }
+    }
+    tk_redis_reply_free(rep[0]);
+    tk_redis_reply_free(rep[1]);
+    return rc;
+}
+
 int
 tk_data_counts(struct tk_ctx *ctx, const struct tk_activity *a,
                int64_t *booked, int64_t *used)

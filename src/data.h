@@ -30,6 +30,14 @@ int tk_data_binding(struct tk_ctx *ctx, const char *openid,
 int tk_data_remain(struct tk_ctx *ctx, const struct tk_activity *a,
                    int64_t *remain);
 
+/*
+ * Activity by id (as tk_data_activity) and, when found, its tickets left
+ * (as tk_data_remain). While the activity is cached in Redis both come in
+ * one round trip; otherwise this falls back to the two reads.
+ */
+int tk_data_activity_remain(struct tk_ctx *ctx, int64_t id,
+                            struct tk_activity *out, int64_t *remain);
+
 /* Booked (valid + used) tickets: Redis's sold count when loaded, else
  * MariaDB's; used tickets from MariaDB. */
 int tk_data_counts(struct tk_ctx *ctx, const struct tk_activity *a,

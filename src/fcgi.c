@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,10 +100,46 @@ tk_fcgi_write(struct tk_fcgi *f, const void *data, size_t n)
     return 0;
 }
 
+/* How much unread request body finish() will read and drop to reach the
+ * end of the input; more than a capped body (fcgi.max_body_kb) is left to
+ * the lingering close. */
+#define DRAIN_MAX (64 * 1024)
+
+/* Reads what is left of the request's input, up to DRAIN_MAX bytes: true
+ * when its end was reached, so the web server will send nothing more on
+ * this connection. */
+static bool
+input_ended(struct tk_fcgi *f)
+{
+    char sink[4096];
+    size_t left = DRAIN_MAX;
+
+    while (FCGX_HasSeenEOF(f->req.in) == 0 && left > 0) {
+        int r = FCGX_GetStr(sink, (int)TK_MIN(sizeof(sink), left),
+                            f->req.in);
+
+        if (r <= 0 || FCGX_GetError(f->req.in) != 0) {
+            break;
+        }
+        left -= (size_t)r;
+    }
+    return FCGX_HasSeenEOF(f->req.in) != 0 &&
+           FCGX_GetError(f->req.in) == 0;
+}
+
 void
 tk_fcgi_finish(struct tk_fcgi *f)
 {
     if (f->open) {
+        /* libfcgi's close lingers (shutdown, then poll until the web
+         * server closes, up to close_poll_ms) so that unread input cannot
+         * turn into a reset that loses the response. Once the input has
+         * ended nothing more can arrive, and a detached request is closed
+         * at once: the thread is free for the next request instead of
+         * waiting for nginx's close, and three syscalls fewer. */
+        if (input_ended(f)) {
+            FCGX_Detach(&f->req);
+        }
         FCGX_Finish_r(&f->req);
         f->open = 0;
     }
