@@ -39,7 +39,7 @@ struct slot {
 };
 
 struct master {
-    const char *path;
+    char *path; /* owned copy: reloads outlive the first configuration */
     struct tk_conf *conf;
     const struct tk_hooks *hooks;
     struct tk_metrics *metrics;
@@ -466,6 +466,7 @@ master_release(struct master *m)
         close(m->listen_fd);
     }
     free(m->sock_path);
+    free(m->path);
     free(m->retiring);
     tk_metrics_destroy(m->metrics);
     tk_conf_release(m->conf);
@@ -481,7 +482,7 @@ tk_server_run(const char *path, struct tk_conf *conf,
     int rc = 0;
 
     memset(&m, 0, sizeof(m));
-    m.path = path;
+    m.path = tk_xstrdup(path);
     m.conf = tk_xmalloc(sizeof(*m.conf));
     *m.conf = *conf; /* taken over */
     memset(conf, 0, sizeof(*conf));

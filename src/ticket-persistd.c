@@ -3,13 +3,13 @@
  * file holds main() only: options, the configuration check (-t), signals
  * and the hand-over to the loop in persist.c.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "notify.h"
 #include "persist.h"
@@ -23,16 +23,6 @@ on_stop(int sig)
     stop_requested = 1;
 }
 
-static void
-usage(FILE *out)
-{
-    fprintf(out, "usage: ticket-persistd [-t] [-c CONFIG]\n"
-                 "  -c CONFIG  configuration file "
-                 "(default /etc/ticketd/ticketd.conf)\n"
-                 "  -t         check the configuration and exit\n");
-}
-
-/* What the persister needs beyond the option table's own checks. */
 static bool
 conf_is_usable(const struct tk_conf *conf, const char *path)
 {
@@ -49,47 +39,15 @@ conf_is_usable(const struct tk_conf *conf, const char *path)
 int
 main(int argc, char **argv)
 {
-    const char *path = "/etc/ticketd/ticketd.conf";
     struct sigaction sa;
     struct tk_persist *p;
     struct tk_conf conf;
-    bool test = false;
-    int c, level;
+    int rc, level;
 
-    tk_log_set_ident("ticket-persistd");
-    while ((c = getopt(argc, argv, "c:th")) != -1) {
-        switch (c) {
-        case 'c':
-            path = optarg;
-            break;
-        case 't':
-            test = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    if (tk_conf_load(&conf, path, stderr) < 0) {
-        fprintf(stderr, "ticket-persistd: configuration %s has errors\n",
-                path);
-        return 1;
-    }
-    if (!conf_is_usable(&conf, path)) {
-        tk_conf_release(&conf);
-        return 1;
-    }
-    if (test) {
-        printf("ticket-persistd: configuration %s is ok\n", path);
-        tk_conf_release(&conf);
-        return 0;
+    rc = tk_daemon_start(argc, argv, "ticket-persistd", &conf,
+                         conf_is_usable);
+    if (rc >= 0) {
+        return rc;
     }
     level = tk_log_level_from_name(conf.log.level);
     if (level >= 0) {
