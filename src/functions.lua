@@ -19,7 +19,7 @@ Outcomes are the enums of src/model.h; they are returned, never raised.
 Errors (bad arguments, inconsistent data) are error replies.
 ]]
 
-local VERSION = 1
+local VERSION = 2
 
 -- model.h
 local GRAB_OK, GRAB_DUPLICATE, GRAB_SOLD_OUT, GRAB_NO_ACTIVITY = 0, 1, 2, 3
@@ -94,6 +94,30 @@ local function dedupe_put(key, ttl, res)
     return res
 end
 
+--[[
+Runs body(stock, holders, tickets, events) under the WeChat retry record
+(KEYS[5], TTL ttl_arg) when one is given: a stored outcome is returned
+unchanged and body does not run; otherwise body's outcome is stored with
+the TTL. Error replies are returned and never stored.
+]]
+local function deduped(keys, ttl_arg, body)
+    local dd, ttl, err = dedupe_args(keys, ttl_arg)
+    if err then
+        return fail(err)
+    end
+    if dd then
+        local prev = dedupe_get(dd)
+        if prev then
+            return prev
+        end
+    end
+    local res = body(keys[1], keys[2], keys[3], keys[4])
+    if res.err then
+        return res
+    end
+    return dedupe_put(dd, ttl, res)
+end
+
 local function remain_of(stock)
     return tonumber(redis.call('HGET', stock, 'remain')) or 0
 end
@@ -115,37 +139,28 @@ local function grab(keys, args)
     if not valid_tid(tid) then
         return fail('bad ticket id')
     end
-    local dd, ttl, err = dedupe_args(keys, args[3])
-    if err then
-        return fail(err)
-    end
-    if dd then
-        local prev = dedupe_get(dd)
-        if prev then
-            return prev
+    return deduped(keys, args[3], function(stock, holders, tickets, events)
+        if redis.call('EXISTS', stock) == 0 then
+            return {GRAB_NO_ACTIVITY, '', 0}
         end
-    end
-    local stock, holders, tickets, events = keys[1], keys[2], keys[3], keys[4]
-    if redis.call('EXISTS', stock) == 0 then
-        return dedupe_put(dd, ttl, {GRAB_NO_ACTIVITY, '', 0})
-    end
-    local held = redis.call('HGET', holders, sid)
-    if held then
-        return dedupe_put(dd, ttl, {GRAB_DUPLICATE, held, remain_of(stock)})
-    end
-    local remain = remain_of(stock)
-    if remain <= 0 then
-        return dedupe_put(dd, ttl, {GRAB_SOLD_OUT, '', 0})
-    end
-    if redis.call('HEXISTS', tickets, tid) == 1 then
-        return fail('ticket id already in use')
-    end
-    remain = redis.call('HINCRBY', stock, 'remain', -1)
-    redis.call('HINCRBY', stock, 'sold', 1)
-    redis.call('HSET', holders, sid, tid)
-    redis.call('HSET', tickets, tid, VALID .. ':' .. sid)
-    event(events, 'g', sid, tid)
-    return dedupe_put(dd, ttl, {GRAB_OK, tid, remain})
+        local held = redis.call('HGET', holders, sid)
+        if held then
+            return {GRAB_DUPLICATE, held, remain_of(stock)}
+        end
+        local remain = remain_of(stock)
+        if remain <= 0 then
+            return {GRAB_SOLD_OUT, '', 0}
+        end
+        if redis.call('HEXISTS', tickets, tid) == 1 then
+            return fail('ticket id already in use')
+        end
+        remain = redis.call('HINCRBY', stock, 'remain', -1)
+        redis.call('HINCRBY', stock, 'sold', 1)
+        redis.call('HSET', holders, sid, tid)
+        redis.call('HSET', tickets, tid, VALID .. ':' .. sid)
+        event(events, 'g', sid, tid)
+        return {GRAB_OK, tid, remain}
+    end)
 end
 
 --[[
@@ -162,38 +177,29 @@ local function refund(keys, args)
     if not valid_sid(sid) then
         return fail('bad student id')
     end
-    local dd, ttl, err = dedupe_args(keys, args[2])
-    if err then
-        return fail(err)
-    end
-    if dd then
-        local prev = dedupe_get(dd)
-        if prev then
-            return prev
+    return deduped(keys, args[2], function(stock, holders, tickets, events)
+        if redis.call('EXISTS', stock) == 0 then
+            return {REFUND_NO_ACTIVITY, '', 0}
         end
-    end
-    local stock, holders, tickets, events = keys[1], keys[2], keys[3], keys[4]
-    if redis.call('EXISTS', stock) == 0 then
-        return dedupe_put(dd, ttl, {REFUND_NO_ACTIVITY, '', 0})
-    end
-    local tid = redis.call('HGET', holders, sid)
-    if not tid then
-        return dedupe_put(dd, ttl, {REFUND_NO_TICKET, '', remain_of(stock)})
-    end
-    local v = redis.call('HGET', tickets, tid)
-    local status = v and split_ticket(v)
-    if status == USED then
-        return dedupe_put(dd, ttl, {REFUND_USED, tid, remain_of(stock)})
-    end
-    if status ~= VALID then
-        return fail('holder without a valid ticket: ' .. tid)
-    end
-    redis.call('HDEL', holders, sid)
-    redis.call('HSET', tickets, tid, CANCELLED .. ':' .. sid)
-    local remain = redis.call('HINCRBY', stock, 'remain', 1)
-    redis.call('HINCRBY', stock, 'sold', -1)
-    event(events, 'r', sid, tid)
-    return dedupe_put(dd, ttl, {REFUND_OK, tid, remain})
+        local tid = redis.call('HGET', holders, sid)
+        if not tid then
+            return {REFUND_NO_TICKET, '', remain_of(stock)}
+        end
+        local v = redis.call('HGET', tickets, tid)
+        local status = v and split_ticket(v)
+        if status == USED then
+            return {REFUND_USED, tid, remain_of(stock)}
+        end
+        if status ~= VALID then
+            return fail('holder without a valid ticket: ' .. tid)
+        end
+        redis.call('HDEL', holders, sid)
+        redis.call('HSET', tickets, tid, CANCELLED .. ':' .. sid)
+        local remain = redis.call('HINCRBY', stock, 'remain', 1)
+        redis.call('HINCRBY', stock, 'sold', -1)
+        event(events, 'r', sid, tid)
+        return {REFUND_OK, tid, remain}
+    end)
 end
 
 --[[
