@@ -1,6 +1,6 @@
 /* ticketctl db migrate|status: the forward-only migrations in sql/. */
+#include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,27 +32,22 @@ sql_dir(const char *opt)
     return "sql";
 }
 
-/* Parses "[-d|--sql-dir DIR]"; returns 0 or the usage exit code. */
+/*
+ * Parses "[-d|--sql-dir DIR]" and opens the store: 0 with *dir and *s set,
+ * or the exit code (usage, missing directory, no database).
+ */
 static int
-parse_dir(struct tk_ctl *ctl, const struct tk_ctl_cmd *self, int argc,
-          char **argv, const char **dir)
+prepare(struct tk_ctl *ctl, const struct tk_ctl_cmd *self, int argc,
+        char **argv, const char **dir, struct tk_store **s)
 {
+    static const struct option longopts[] = {
+        {"sql-dir", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
     int c;
 
     *dir = NULL;
-    /* getopt() has no long options here; accept --sql-dir by hand. */
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--sql-dir") == 0 && i + 1 < argc) {
-            argv[i] = (char *)"-d";
-        } else if (strncmp(argv[i], "--sql-dir=", 10) == 0) {
-            *dir = argv[i] + 10;
-            argv[i] = (char *)"--";
-            if (i != argc - 1) {
-                return tk_ctl_usage(self);
-            }
-        }
-    }
-    while ((c = tk_ctl_getopt(ctl, argc, argv, "d:")) != -1) {
+    while ((c = tk_ctl_getopt_long(ctl, argc, argv, "d:", longopts)) != -1) {
         if (c != 'd') {
             return tk_ctl_usage(self);
         }
@@ -66,7 +61,7 @@ parse_dir(struct tk_ctl *ctl, const struct tk_ctl_cmd *self, int argc,
         fprintf(stderr, "ticketctl: no migrations directory '%s'\n", *dir);
         return EX_NOINPUT;
     }
-    return 0;
+    return tk_ctl_store(ctl, s);
 }
 
 static int
@@ -78,10 +73,7 @@ db_migrate(struct tk_ctl *ctl, int argc, char **argv)
     const char *dir;
     int rc, n;
 
-    rc = parse_dir(ctl, &self, argc, argv, &dir);
-    if (rc == 0) {
-        rc = tk_ctl_store(ctl, &s);
-    }
+    rc = prepare(ctl, &self, argc, argv, &dir, &s);
     if (rc != 0) {
         return rc;
     }
@@ -105,10 +97,7 @@ db_status(struct tk_ctl *ctl, int argc, char **argv)
     const char *dir;
     int rc, n;
 
-    rc = parse_dir(ctl, &self, argc, argv, &dir);
-    if (rc == 0) {
-        rc = tk_ctl_store(ctl, &s);
-    }
+    rc = prepare(ctl, &self, argc, argv, &dir, &s);
     if (rc != 0) {
         return rc;
     }
