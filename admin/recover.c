@@ -10,6 +10,7 @@
 #include "cache.h"
 #include "keys.h"
 #include "log.h"
+#include "persist.h"
 #include "store.h"
 #include "util.h"
 
@@ -34,20 +35,6 @@ int_reply(struct tk_redis *r, const char *what, const char *cmd,
     }
     tk_redis_reply_free(reply);
     return rc;
-}
-
-/* The value of field name in a flat name/value array, or NULL. */
-static const struct tk_redis_reply *
-field(const struct tk_redis_reply *a, const char *name)
-{
-    for (size_t i = 0; i + 1 < a->elements; i += 2) {
-        const struct tk_redis_reply *k = a->element[i];
-
-        if (k->type == TK_REDIS_STRING && strcmp(k->str, name) == 0) {
-            return a->element[i + 1];
-        }
-    }
-    return NULL;
 }
 
 /* Counts the entries after id, for servers that cannot tell the lag
@@ -94,8 +81,8 @@ count_after(struct tk_redis *r, const char *key, const char *id, int64_t *n)
 }
 
 /*
- * XINFO GROUPS and, when the server cannot compute the lag, XRANGE. This
- * is the one place that knows how ticket-persistd's group is read.
+ * XLEN and XINFO GROUPS, read by the persister's own parser; XRANGE when
+ * the server cannot compute the lag.
  */
 int
 tk_recover_stream(struct tk_redis *r, int64_t act,
@@ -103,7 +90,7 @@ tk_recover_stream(struct tk_redis *r, int64_t act,
 {
     char key[TK_KEY_BUF];
     struct tk_redis_reply *reply = NULL;
-    const struct tk_redis_reply *g = NULL, *v;
+    const char *last;
     int rc;
 
     memset(f, 0, sizeof(*f));
@@ -121,42 +108,17 @@ tk_recover_stream(struct tk_redis *r, int64_t act,
         rc = -EPROTO;
         goto out;
     }
-    for (size_t i = 0; i < reply->elements && g == NULL; i++) {
-        v = reply->element[i];
-        if (v->type == TK_REDIS_ARRAY) {
-            const struct tk_redis_reply *name = field(v, "name");
-
-            if (name != NULL && name->type == TK_REDIS_STRING &&
-                strcmp(name->str, TK_KEYS_GROUP) == 0) {
-                g = v;
-            }
+    if (tk_persist_group_figures(reply, f->length, &f->pending, &f->lag,
+                                 &last) == 1 &&
+        f->lag < 0) {
+        if (last == NULL) {
+            tk_err("no last-delivered-id for group '%s' of '%s'",
+                   TK_KEYS_GROUP, key);
+            rc = -EPROTO;
+            goto out;
         }
+        rc = count_after(r, key, last, &f->lag);
     }
-    if (g == NULL) {
-        f->lag = f->length;
-        goto out;
-    }
-    f->has_group = true;
-    v = field(g, "pending");
-    if (v == NULL || v->type != TK_REDIS_INTEGER) {
-        tk_err("no pending count for group '%s' of '%s'", TK_KEYS_GROUP, key);
-        rc = -EPROTO;
-        goto out;
-    }
-    f->pending = v->integer;
-    v = field(g, "lag");
-    if (v != NULL && v->type == TK_REDIS_INTEGER) {
-        f->lag = v->integer;
-        goto out;
-    }
-    v = field(g, "last-delivered-id");
-    if (v == NULL || v->type != TK_REDIS_STRING) {
-        tk_err("no last-delivered-id for group '%s' of '%s'", TK_KEYS_GROUP,
-               key);
-        rc = -EPROTO;
-        goto out;
-    }
-    rc = count_after(r, key, v->str, &f->lag);
 
 out:
     tk_redis_reply_free(reply);

@@ -28,7 +28,6 @@ struct tk_stream_figures {
     int64_t length;  /* XLEN (the persister trims applied entries) */
     int64_t lag;     /* entries after the group's last-delivered id */
     int64_t pending; /* delivered to the group, not acknowledged */
-    bool has_group;  /* false: nothing was ever consumed, all is lag */
 };
 
 /* Events not yet applied to MariaDB. */

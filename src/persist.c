@@ -1368,28 +1368,30 @@ cmp_act(const void *a, const void *b)
            (x->activity_id < y->activity_id);
 }
 
-/* pending and lag of group "persist" in an XINFO GROUPS reply. */
-static void
-group_figures(const struct tk_redis_reply *rep,
-              struct tk_persist_stream_figures *sf)
+int
+tk_persist_group_figures(const struct tk_redis_reply *groups, int64_t length,
+                         int64_t *pending, int64_t *lag,
+                         const char **last_delivered)
 {
-    sf->pending = 0;
-    sf->lag = sf->length;
-    if (!is_array(rep, 0)) {
-        return;
+    *pending = 0;
+    *lag = length;
+    *last_delivered = NULL;
+    if (!is_array(groups, 0)) {
+        return 0;
     }
-    for (size_t g = 0; g < rep->elements; g++) {
-        const struct tk_redis_reply *grp = rep->element[g];
-        const char *name = NULL;
+    for (size_t g = 0; g < groups->elements; g++) {
+        const struct tk_redis_reply *grp = groups->element[g];
+        const char *name;
 
         if (!is_array(grp, 2)) {
             continue;
         }
-        name = is_array(grp, 2) ? field_of(grp, "name") : NULL;
+        name = field_of(grp, "name");
         if (name == NULL || strcmp(name, TK_KEYS_GROUP) != 0) {
             continue;
         }
-        sf->lag = -1;
+        *lag = -1;
+        *last_delivered = field_of(grp, "last-delivered-id");
         for (size_t i = 0; i + 1 < grp->elements; i += 2) {
             const struct tk_redis_reply *k = grp->element[i];
             const struct tk_redis_reply *v = grp->element[i + 1];
@@ -1398,12 +1400,14 @@ group_figures(const struct tk_redis_reply *rep,
                 continue;
             }
             if (strcmp(k->str, "pending") == 0) {
-                sf->pending = v->integer;
+                *pending = v->integer;
             } else if (strcmp(k->str, "lag") == 0) {
-                sf->lag = v->integer;
+                *lag = v->integer;
             }
         }
+        return 1;
     }
+    return 0;
 }
 
 int
@@ -1468,9 +1472,11 @@ tk_persist_figures(struct tk_redis *r, struct tk_persist_figures *out)
     for (size_t i = 0; i < n; i++) {
         struct tk_persist_stream_figures *sf = &out->streams[i];
         const struct tk_redis_reply *len = replies[2 * i];
+        const char *last;
 
         sf->length = len->type == TK_REDIS_INTEGER ? len->integer : 0;
-        group_figures(replies[2 * i + 1], sf);
+        tk_persist_group_figures(replies[2 * i + 1], sf->length, &sf->pending,
+                                 &sf->lag, &last);
         out->pending += sf->pending;
         out->lag += sf->lag > 0 ? sf->lag : 0;
     }

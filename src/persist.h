@@ -23,6 +23,7 @@
 #include "model.h"
 
 struct tk_redis;
+struct tk_redis_reply;
 struct tk_persist;
 
 /* Counters since start; also added to the hash TK_KEYS_PERSIST_STATS
@@ -90,6 +91,17 @@ struct tk_persist_figures {
     int64_t dead;    /* entries in the dead-letter stream */
     struct tk_persist_counters total; /* from TK_KEYS_PERSIST_STATS */
 };
+
+/*
+ * The pending count and lag of ticket-persistd's group (TK_KEYS_GROUP) in
+ * an XINFO GROUPS reply for a stream of length entries. Returns 0 when
+ * there is no such group (then every entry is lag), 1 when there is: lag
+ * is -1 when the server cannot compute it, and *last_delivered (pointing
+ * into groups, or NULL) is where counting would start.
+ */
+int tk_persist_group_figures(const struct tk_redis_reply *groups,
+                             int64_t length, int64_t *pending, int64_t *lag,
+                             const char **last_delivered);
 
 /* Reads the figures of every stream in tk:streams. Release with
  * tk_persist_figures_release() (also after a failure). */
