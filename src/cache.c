@@ -821,7 +821,8 @@ struct local_key {
 
 struct local_flag {
     pthread_mutex_t mu;
-    int64_t until;
+    int64_t until;   /* sold out until then (tk_mono_ms) */
+    int64_t refresh; /* since then one request re-checks in Redis; 0 none */
     int64_t id;
 };
 
@@ -959,14 +960,33 @@ tk_cache_local_drop(struct tk_cache_local *l, int64_t id)
     }
 }
 
+/*
+ * Once the flag has expired, the first request to look becomes the one
+ * that asks Redis; until its answer re-arms or clears the flag (or
+ * soldout_ms passes without either: it failed), the others keep
+ * answering from the flag. Without this every request in flight at
+ * expiry ran the grab function, about a tenth of a storm's requests,
+ * each a write of its retry record and so an fsync with appendfsync
+ * always.
+ */
 bool
 tk_cache_local_is_sold_out(struct tk_cache_local *l, int64_t id)
 {
     struct local_flag *f = &l->flags[id_slot(id, LOCAL_ACTS)];
-    bool out;
+    bool out = false;
 
     pthread_mutex_lock(&f->mu);
-    out = f->id == id && f->until > tk_mono_ms();
+    if (f->id == id && f->until != 0) {
+        int64_t now = tk_mono_ms();
+
+        if (f->until > now) {
+            out = true;
+        } else if (f->refresh != 0 && f->refresh + l->soldout_ms > now) {
+            out = true;
+        } else {
+            f->refresh = now;
+        }
+    }
     pthread_mutex_unlock(&f->mu);
     return out;
 }
@@ -982,6 +1002,7 @@ tk_cache_local_set_sold_out(struct tk_cache_local *l, int64_t id)
     pthread_mutex_lock(&f->mu);
     f->id = id;
     f->until = tk_mono_ms() + l->soldout_ms;
+    f->refresh = 0;
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -993,6 +1014,7 @@ tk_cache_local_clear_sold_out(struct tk_cache_local *l, int64_t id)
     pthread_mutex_lock(&f->mu);
     if (f->id == id) {
         f->until = 0;
+        f->refresh = 0;
     }
     pthread_mutex_unlock(&f->mu);
 }

@@ -169,6 +169,12 @@ int tk_cache_local_activity_id(struct tk_cache_local *l, const char *key,
 /* Forgets the activity (by id; its key entry too). */
 void tk_cache_local_drop(struct tk_cache_local *l, int64_t id);
 
+/*
+ * True: answer "sold out" without asking Redis. After the flag expires one
+ * caller gets false and is expected to ask and then set (still sold out)
+ * or clear (stock left) the flag; until it does, for up to soldout_ms, the
+ * others still get true.
+ */
 bool tk_cache_local_is_sold_out(struct tk_cache_local *l, int64_t id);
 void tk_cache_local_set_sold_out(struct tk_cache_local *l, int64_t id);
 void tk_cache_local_clear_sold_out(struct tk_cache_local *l, int64_t id);

@@ -375,6 +375,17 @@ log_not_loaded(const struct tk_activity *a)
     }
 }
 
+/* What a grab learnt of the stock, for the worker-local flag. */
+static void
+sold_out_seen(struct tk_cache_local *l, int64_t id, int64_t remain)
+{
+    if (remain <= 0) {
+        tk_cache_local_set_sold_out(l, id);
+    } else {
+        tk_cache_local_clear_sold_out(l, id);
+    }
+}
+
 static int
 grab_reply(struct wxr *w, const struct tk_activity *a,
            const struct tk_redis_result *res)
@@ -385,9 +396,7 @@ grab_reply(struct wxr *w, const struct tk_activity *a,
     switch (res->outcome) {
     case TK_GRAB_OK:
         w->outcome = "ok";
-        if (res->remain <= 0) {
-            tk_cache_local_set_sold_out(l, a->id);
-        }
+        sold_out_seen(l, a->id, res->remain);
         link = ticket_link(w, res->ticket_id);
         if (link == NULL) {
             return -EINVAL;
@@ -395,6 +404,7 @@ grab_reply(struct wxr *w, const struct tk_activity *a,
         return say(w, TK_TEXT_BOOK_OK, TK_TEXT_ARGS(a->name, link));
     case TK_GRAB_DUPLICATE:
         w->outcome = "duplicate";
+        sold_out_seen(l, a->id, res->remain);
         link = ticket_link(w, res->ticket_id);
         if (link == NULL) {
             return -EINVAL;

@@ -255,6 +255,20 @@ test_local_cache(void **state)
     assert_false(tk_cache_local_is_sold_out(l, 42));
     tk_cache_local_set_sold_out(l, 42);
     pause_ms(100);
+    /* Expired: the first to look asks Redis, the others still see the
+     * flag until that answer comes (or soldout_ms passes without one). */
+    assert_false(tk_cache_local_is_sold_out(l, 42));
+    assert_true(tk_cache_local_is_sold_out(l, 42));
+    assert_true(tk_cache_local_is_sold_out(l, 42));
+    pause_ms(100);
+    assert_false(tk_cache_local_is_sold_out(l, 42));
+    assert_true(tk_cache_local_is_sold_out(l, 42));
+    tk_cache_local_set_sold_out(l, 42); /* the answer: still sold out */
+    assert_true(tk_cache_local_is_sold_out(l, 42));
+    pause_ms(100);
+    assert_false(tk_cache_local_is_sold_out(l, 42));
+    tk_cache_local_clear_sold_out(l, 42); /* the answer: stock left */
+    assert_false(tk_cache_local_is_sold_out(l, 42));
     assert_false(tk_cache_local_is_sold_out(l, 42));
     tk_cache_local_free(l);
 
