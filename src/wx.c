@@ -2,10 +2,11 @@
  * The /wechat route (wx.h). Round trips to Redis per message, caches warm:
  *   抢票 / 退票   1 pipeline (binding + stored outcome), then 1 FCALL
  *   sold out     1 (the worker-local flag answers without the FCALL)
- *   others       1 pipeline (binding + stored reply), the command's own
- *                reads, then 1 SET NX of the reply
- *   帮助 text / unknown text / BOOKING_EMPTY / ignored types: 0 or 1
- * A retry that finds its stored reply or outcome is answered from it.
+ *   解绑          1 (stored reply), the unbind, then 1 SET NX of the reply
+ *   reads        1 (binding; 抢啥 none), then the command's own reads
+ *   unknown text / BOOKING_EMPTY / ignored types: 0
+ * A retry of 抢票, 退票 or 解绑 that finds its stored outcome or reply is
+ * answered from it; the reads (帮助 绑定 抢啥 取票 查票) are answered anew.
  *
  * 查票 reads MariaDB through tk:mytix:SID. A grab or refund does not
  * delete that key: MariaDB changes only when ticket-persistd applies the
@@ -826,34 +827,71 @@ out:
 }
 
 /*
- * Commands whose reply is stored under tk:reply:M: one pipeline fetches
- * the stored reply and, when the command needs it, the binding. A stored
- * reply is used only if it was addressed to this user (in plaintext mode
- * anyone holding one signed URL can post any MsgId).
+ * 帮助, 绑定, 抢啥, 取票 and 查票 only read: a retry computes its reply
+ * again (the same one unless the data changed in between, and then the
+ * newer one is the truth) instead of the first reply being stored for
+ * it. Storing it was a Redis write, so an AOF fsync, for every read.
+ */
+static int
+cmd_read(struct wxr *w)
+{
+    char kb[TK_KEY_BUF];
+    const char *keys[1] = {kb};
+    int found = 0;
+    int rc;
+
+    if (w->cmd.cmd != TK_WX_CMD_BOOK_WHAT) {
+        tk_key_binding(kb, w->msg->from_user);
+        if (over_deadline(w)) {
+            return -ETIMEDOUT;
+        }
+        rc = tk_redis_mget(w->r, keys, 1, w->s->vals, &found);
+        if (rc < 0) {
+            return rc;
+        }
+        rc = binding_resolve(w, &w->s->vals[0], found);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    switch (w->cmd.cmd) {
+    case TK_WX_CMD_HELP:
+        return cmd_help(w);
+    case TK_WX_CMD_BIND:
+        return cmd_bind(w);
+    case TK_WX_CMD_BOOK_WHAT:
+        return cmd_book_what(w);
+    case TK_WX_CMD_TAKE:
+        return cmd_take(w);
+    default:
+        return cmd_tickets(w);
+    }
+}
+
+/*
+ * 解绑 and unsubscribe act, so their reply is stored under tk:reply:M and
+ * a retry gets it instead of acting again. A stored reply is used only if
+ * it was addressed to this user (in plaintext mode anyone holding one
+ * signed URL can post any MsgId).
  */
 static int
 cmd_stored(struct wxr *w)
 {
-    char kb[2][TK_KEY_BUF];
-    const char *keys[2] = {kb[0], kb[1]};
-    int found[2] = {0, 0};
+    char kb[TK_KEY_BUF];
+    const char *keys[1] = {kb};
+    int found = 0;
     struct tk_buf *v = w->s->vals;
-    bool need_binding = w->cmd.cmd == TK_WX_CMD_HELP ||
-                        w->cmd.cmd == TK_WX_CMD_BIND ||
-                        w->cmd.cmd == TK_WX_CMD_TAKE ||
-                        w->cmd.cmd == TK_WX_CMD_TICKETS;
     int rc;
 
-    tk_key_reply(kb[0], w->msgkey);
-    tk_key_binding(kb[1], w->msg->from_user);
+    tk_key_reply(kb, w->msgkey);
     if (over_deadline(w)) {
         return -ETIMEDOUT;
     }
-    rc = tk_redis_mget(w->r, keys, need_binding ? 2 : 1, v, found);
+    rc = tk_redis_mget(w->r, keys, 1, v, &found);
     if (rc < 0) {
         return rc;
     }
-    if (found[0]) {
+    if (found) {
         struct tk_buf *head = &w->s->link;
 
         tk_buf_reset(head);
@@ -867,31 +905,8 @@ cmd_stored(struct wxr *w)
             return 0;
         }
     }
-    if (need_binding) {
-        rc = binding_resolve(w, &v[1], found[1]);
-        if (rc < 0) {
-            return rc;
-        }
-    }
     w->cache_reply = true;
-    switch (w->cmd.cmd) {
-    case TK_WX_CMD_HELP:
-        return cmd_help(w);
-    case TK_WX_CMD_BIND:
-        return cmd_bind(w);
-    case TK_WX_CMD_UNBIND:
-    case TK_WX_CMD_UNSUBSCRIBE:
-        return cmd_unbind(w);
-    case TK_WX_CMD_BOOK_WHAT:
-        return cmd_book_what(w);
-    case TK_WX_CMD_TAKE:
-        return cmd_take(w);
-    case TK_WX_CMD_TICKETS:
-        return cmd_tickets(w);
-    default:
-        w->cache_reply = false;
-        return SAY(w, TK_TEXT_UNKNOWN);
-    }
+    return cmd_unbind(w);
 }
 
 static void
@@ -922,8 +937,17 @@ run(struct wxr *w)
         return cmd_order(w, true);
     case TK_WX_CMD_REFUND:
         return cmd_order(w, false);
-    default:
+    case TK_WX_CMD_UNBIND:
+    case TK_WX_CMD_UNSUBSCRIBE:
         return cmd_stored(w);
+    case TK_WX_CMD_HELP:
+    case TK_WX_CMD_BIND:
+    case TK_WX_CMD_BOOK_WHAT:
+    case TK_WX_CMD_TAKE:
+    case TK_WX_CMD_TICKETS:
+        return cmd_read(w);
+    default:
+        return SAY(w, TK_TEXT_UNKNOWN);
     }
 }
 
