@@ -970,7 +970,7 @@ tk_cache_local_drop(struct tk_cache_local *l, int64_t id)
  * always.
  */
 bool
-tk_cache_local_is_sold_out(struct tk_cache_local *l, int64_t id)
+tk_cache_local_answer_sold_out(struct tk_cache_local *l, int64_t id)
 {
     struct local_flag *f = &l->flags[id_slot(id, LOCAL_ACTS)];
     bool out = false;

@@ -175,7 +175,7 @@ void tk_cache_local_drop(struct tk_cache_local *l, int64_t id);
  * or clear (stock left) the flag; until it does, for up to soldout_ms, the
  * others still get true.
  */
-bool tk_cache_local_is_sold_out(struct tk_cache_local *l, int64_t id);
+bool tk_cache_local_answer_sold_out(struct tk_cache_local *l, int64_t id);
 void tk_cache_local_set_sold_out(struct tk_cache_local *l, int64_t id);
 void tk_cache_local_clear_sold_out(struct tk_cache_local *l, int64_t id);
 

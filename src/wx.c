@@ -507,7 +507,7 @@ cmd_order(struct wxr *w, bool grab)
             w->outcome = "ended";
             return SAY(w, TK_TEXT_ENDED);
         }
-        if (tk_cache_local_is_sold_out(tk_ctx_local(w->ctx), a->id)) {
+        if (tk_cache_local_answer_sold_out(tk_ctx_local(w->ctx), a->id)) {
             w->outcome = "sold_out_local";
             return SAY(w, TK_TEXT_SOLD_OUT);
         }

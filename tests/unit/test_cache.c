@@ -247,29 +247,29 @@ test_local_cache(void **state)
     pause_ms(100);
     assert_int_equal(tk_cache_local_activity(l, 42, &b), 0);
 
-    assert_false(tk_cache_local_is_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 42));
     tk_cache_local_set_sold_out(l, 42);
-    assert_true(tk_cache_local_is_sold_out(l, 42));
-    assert_false(tk_cache_local_is_sold_out(l, 43));
+    assert_true(tk_cache_local_answer_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 43));
     tk_cache_local_clear_sold_out(l, 42);
-    assert_false(tk_cache_local_is_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 42));
     tk_cache_local_set_sold_out(l, 42);
     pause_ms(100);
     /* Expired: the first to look asks Redis, the others still see the
      * flag until that answer comes (or soldout_ms passes without one). */
-    assert_false(tk_cache_local_is_sold_out(l, 42));
-    assert_true(tk_cache_local_is_sold_out(l, 42));
-    assert_true(tk_cache_local_is_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 42));
+    assert_true(tk_cache_local_answer_sold_out(l, 42));
+    assert_true(tk_cache_local_answer_sold_out(l, 42));
     pause_ms(100);
-    assert_false(tk_cache_local_is_sold_out(l, 42));
-    assert_true(tk_cache_local_is_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 42));
+    assert_true(tk_cache_local_answer_sold_out(l, 42));
     tk_cache_local_set_sold_out(l, 42); /* the answer: still sold out */
-    assert_true(tk_cache_local_is_sold_out(l, 42));
+    assert_true(tk_cache_local_answer_sold_out(l, 42));
     pause_ms(100);
-    assert_false(tk_cache_local_is_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 42));
     tk_cache_local_clear_sold_out(l, 42); /* the answer: stock left */
-    assert_false(tk_cache_local_is_sold_out(l, 42));
-    assert_false(tk_cache_local_is_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 42));
     tk_cache_local_free(l);
 
     /* TTL 0 disables. */
@@ -279,7 +279,7 @@ test_local_cache(void **state)
     tk_cache_local_put_activity(l, &a);
     tk_cache_local_set_sold_out(l, 42);
     assert_int_equal(tk_cache_local_activity(l, 42, &b), 0);
-    assert_false(tk_cache_local_is_sold_out(l, 42));
+    assert_false(tk_cache_local_answer_sold_out(l, 42));
     tk_cache_local_free(l);
     tk_cache_local_free(NULL);
     tk_conf_release(&conf);
