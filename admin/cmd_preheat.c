@@ -14,6 +14,11 @@
 
 #define BIND_BATCH 2000
 #define UPCOMING_MAX_HOURS (24 * 366)
+/* Bindings are cached until the last preheated booking window ends (a
+ * sale may open hours after its preheat; cold bindings would send every
+ * first request to MariaDB), but never longer than this. Every binding
+ * change (web bind, 解绑, ticketctl user bind/unbind) deletes the entry. */
+#define BIND_KEEP_MAX_S (8 * 86400)
 
 int
 tk_ctl_preheat_one(struct tk_ctl *ctl, const struct tk_activity *a)
@@ -55,6 +60,7 @@ struct bindings {
     const char *op[BIND_BATCH];
     const char *sp[BIND_BATCH];
     size_t n;
+    int64_t ttl_ms;
     int64_t total;
     int rc;
 };
@@ -63,7 +69,8 @@ static int
 bindings_flush(struct bindings *b)
 {
     if (b->n > 0) {
-        b->rc = tk_cache_put_bindings(&b->cache, b->r, b->op, b->sp, b->n);
+        b->rc = tk_cache_put_bindings(&b->cache, b->r, b->op, b->sp, b->n,
+                                      b->ttl_ms);
         b->total += b->rc == 0 ? (int64_t)b->n : 0;
         b->n = 0;
     }
@@ -85,13 +92,19 @@ bindings_add(const char *openid, const char *sid, void *arg)
     return 0;
 }
 
+/* keep_until: the end (Unix s) of the last booking window preheated. */
 static int
-preheat_bindings(struct tk_ctl *ctl)
+preheat_bindings(struct tk_ctl *ctl, int64_t keep_until)
 {
     struct bindings *b = tk_xcalloc(1, sizeof(*b));
     struct tk_store *s;
-    int64_t t0 = tk_mono_ms();
+    int64_t t0 = tk_mono_ms(), keep_s = keep_until - tk_now();
     int rc;
+
+    if (keep_s > BIND_KEEP_MAX_S) {
+        keep_s = BIND_KEEP_MAX_S;
+    }
+    b->ttl_ms = keep_s > 0 ? keep_s * 1000 : 0;
 
     rc = tk_ctl_store(ctl, &s);
     if (rc == 0) {
@@ -107,8 +120,11 @@ preheat_bindings(struct tk_ctl *ctl)
             fprintf(stderr, "ticketctl: cannot preheat the bindings\n");
             rc = EX_UNAVAILABLE;
         } else {
-            printf("bindings %" PRId64 " cached in %" PRId64 " ms\n",
-                   b->total, tk_mono_ms() - t0);
+            printf("bindings %" PRId64 " cached in %" PRId64
+                   " ms, kept %" PRId64 " s\n",
+                   b->total, tk_mono_ms() - t0,
+                   b->ttl_ms > 0 ? b->ttl_ms / 1000
+                                 : (int64_t)ctl->conf.cache.ttl_s);
         }
     }
     free(b);
@@ -119,6 +135,7 @@ preheat_bindings(struct tk_ctl *ctl)
 struct upcoming {
     struct tk_ctl *ctl;
     int64_t now, until;
+    int64_t keep_until; /* the latest book_end preheated */
     int count;
     int rc;
 };
@@ -134,6 +151,9 @@ upcoming_one(const struct tk_activity *a, void *arg)
         return 0;
     }
     u->count++;
+    if (a->book_end > u->keep_until) {
+        u->keep_until = a->book_end;
+    }
     rc = tk_ctl_preheat_one(u->ctl, a);
     if (rc != 0 && u->rc == 0) {
         u->rc = rc;
@@ -151,7 +171,7 @@ tk_cmd_preheat(struct tk_ctl *ctl, int argc, char **argv)
         {"upcoming", required_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
-    struct upcoming u = {ctl, tk_now(), 0, 0, 0};
+    struct upcoming u = {ctl, tk_now(), 0, 0, 0, 0};
     const char *hours = NULL;
     struct tk_store *s;
     int64_t h;
@@ -193,12 +213,15 @@ tk_cmd_preheat(struct tk_ctl *ctl, int argc, char **argv)
 
         rc = tk_ctl_activity(ctl, argv[i], &a);
         if (rc == 0) {
+            if (a.book_end > u.keep_until) {
+                u.keep_until = a.book_end;
+            }
             rc = tk_ctl_preheat_one(ctl, &a);
         }
         if (rc != 0 && u.rc == 0) {
             u.rc = rc;
         }
     }
-    rc = preheat_bindings(ctl);
+    rc = preheat_bindings(ctl, u.keep_until);
     return u.rc != 0 ? u.rc : rc;
 }

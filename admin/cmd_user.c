@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "crypto.h"
+#include "redis.h"
 #include "roster_csv.h"
 #include "store.h"
 #include "ticketctl.h"
@@ -224,6 +226,25 @@ out:
     return rc;
 }
 
+/*
+ * A binding changed in MariaDB: drop the cached one, so ticketd sees the
+ * change now and not when the entry expires (preheat keeps them until the
+ * end of the sale). MariaDB is the record, so a failure here only warns.
+ */
+static void
+forget_cached_binding(struct tk_ctl *ctl, const char *openid)
+{
+    struct tk_redis *r;
+
+    if (tk_ctl_redis(ctl, &r) != 0 ||
+        tk_cache_invalidate_binding(r, openid) < 0) {
+        fprintf(stderr,
+                "ticketctl: warning: the cached binding of '%s' was not "
+                "cleared; ticketd uses it until it expires\n",
+                openid);
+    }
+}
+
 static int
 user_bind(struct tk_ctl *ctl, int argc, char **argv)
 {
@@ -259,6 +280,7 @@ user_bind(struct tk_ctl *ctl, int argc, char **argv)
                 why[rc]);
         return EX_DATAERR;
     }
+    forget_cached_binding(ctl, argv[optind]);
     return 0;
 }
 
@@ -286,6 +308,7 @@ user_unbind(struct tk_ctl *ctl, int argc, char **argv)
                 argv[optind]);
         return EX_DATAERR;
     }
+    forget_cached_binding(ctl, argv[optind]);
     return 0;
 }
 

@@ -268,7 +268,7 @@ tk_cache_put_activity(struct tk_cache *c, struct tk_redis *r,
 int
 tk_cache_put_bindings(struct tk_cache *c, struct tk_redis *r,
                       const char *const *openids, const char *const *sids,
-                      size_t n)
+                      size_t n, int64_t min_ttl_ms)
 {
     struct tk_redis_command *cmds = tk_xcalloc(n, sizeof(*cmds));
     struct tk_redis_reply **replies = tk_xcalloc(n, sizeof(*replies));
@@ -282,12 +282,16 @@ tk_cache_put_bindings(struct tk_cache *c, struct tk_redis *r,
     for (size_t i = 0; i < n; i++) {
         const char **a = &argv[5 * i];
         size_t *al = &argvlen[5 * i];
+        int64_t ttl;
 
         tk_buf_addc(&vals[i], 'v');
         tk_cache_encode_binding(&vals[i], sids[i]);
         al[1] = tk_key_binding(keys[i], openids[i]);
-        al[4] = (size_t)snprintf(ttls[i], sizeof(ttls[i]), "%" PRId64,
-                                 value_ttl_ms(c));
+        ttl = value_ttl_ms(c);
+        if (ttl < min_ttl_ms) {
+            ttl = min_ttl_ms;
+        }
+        al[4] = (size_t)snprintf(ttls[i], sizeof(ttls[i]), "%" PRId64, ttl);
         a[0] = "SET";
         al[0] = 3;
         a[1] = keys[i];

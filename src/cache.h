@@ -114,11 +114,13 @@ int tk_cache_put_activity(struct tk_cache *c, struct tk_redis *r,
                           const struct tk_activity *a);
 
 /* Preheat: stores n bindings openids[i] -> sids[i] (valid student ids)
- * with the usual TTL and jitter, pipelined in one round trip; callers
- * batch (a few thousand per call). 0 or < 0. */
+ * for min_ttl_ms or the usual TTL and jitter, whichever is longer,
+ * pipelined in one round trip; callers batch (a few thousand per call).
+ * 0 or < 0. */
 int tk_cache_put_bindings(struct tk_cache *c, struct tk_redis *r,
                           const char *const *openids,
-                          const char *const *sids, size_t n);
+                          const char *const *sids, size_t n,
+                          int64_t min_ttl_ms);
 
 /* Invalidation after writes: delete the cached keys (0 or < 0). */
 int tk_cache_invalidate(struct tk_redis *r, const char *key);
