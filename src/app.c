@@ -5,7 +5,9 @@
  * reconnect by themselves after errors, so they are never replaced here.
  *
  * The process-wide caches are made by the first request that needs them,
- * after the fork: each worker process gets its own.
+ * after the fork: each worker process gets its own. So is the Redis
+ * connection its threads share when redis.pipeline is on (each thread
+ * still has a handle of its own on it; see tk_redis_mux in redis.h).
  */
 #include "app.h"
 
@@ -21,6 +23,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bool functions_ready;   /* under lock */
 static struct tk_cache *cache; /* under lock, then read-only */
 static struct tk_cache_local *local;
+static struct tk_redis_mux *mux; /* under lock; redis.pipeline */
 
 /* Loads the functions library once per process. Holding the lock while
  * talking to Redis makes the other threads of a starting worker wait for
@@ -38,11 +41,30 @@ functions_ensure(struct tk_redis *r)
     pthread_mutex_unlock(&lock);
 }
 
+/* The process's shared connection, made after the fork by the first
+ * thread that needs it; kept until the process exits. */
+static struct tk_redis *
+redis_new(const struct tk_conf *conf)
+{
+    struct tk_redis *r;
+
+    if (!conf->redis.pipeline) {
+        return tk_redis_new(conf);
+    }
+    pthread_mutex_lock(&lock);
+    if (mux == NULL) {
+        mux = tk_redis_mux_new(conf);
+    }
+    r = tk_redis_new_shared(mux);
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
 struct tk_redis *
 tk_ctx_redis(struct tk_ctx *ctx)
 {
     if (ctx->redis == NULL) {
-        ctx->redis = tk_redis_new(ctx->conf);
+        ctx->redis = redis_new(ctx->conf);
     }
     functions_ensure(ctx->redis);
     return ctx->redis;

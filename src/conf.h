@@ -52,6 +52,7 @@ struct tk_conf {
         char *password;
         int timeout_ms;
         int connect_timeout_ms;
+        bool pipeline; /* request threads share one connection per worker */
     } redis;
     struct {
         char *host;

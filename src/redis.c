@@ -24,8 +24,13 @@
 #define MSGKEY_MAX 160 /* what tk_key_dedupe() keeps without truncating */
 #define DEDUPE_TTL_MAX (30 * 86400)
 
+static bool mux_is_connected(struct tk_redis_mux *m);
+static int mux_exchange(struct tk_redis *r, const struct tk_redis_command *cmds,
+                        size_t n, redisReply **replies, bool retry);
+
 struct tk_redis {
-    redisContext *c; /* NULL when not connected */
+    redisContext *c;         /* NULL when not connected */
+    struct tk_redis_mux *mux; /* a shared handle's connection, else NULL */
     char *host;
     char *socket;
     char *password;
@@ -100,6 +105,9 @@ tk_redis_close(struct tk_redis *r)
 bool
 tk_redis_is_connected(const struct tk_redis *r)
 {
+    if (r->mux != NULL) {
+        return mux_is_connected(r->mux);
+    }
     return r->c != NULL;
 }
 
@@ -145,6 +153,9 @@ tk_redis_open(struct tk_redis *r)
     redisReply *reply = NULL;
     int rc;
 
+    if (r->mux != NULL) {
+        return tk_redis_ping(r);
+    }
     if (r->c != NULL) {
         return 0;
     }
@@ -222,6 +233,9 @@ exchange(struct tk_redis *r, const struct tk_redis_command *cmds, size_t n,
     bool fresh;
     int rc;
 
+    if (r->mux != NULL) {
+        return mux_exchange(r, cmds, n, replies, retry);
+    }
 again:
     fresh = r->c == NULL;
     rc = tk_redis_open(r);
@@ -262,6 +276,257 @@ io_error:
            target(r, where, sizeof(where)), r->c->errstr);
     tk_redis_close(r);
     return rc;
+}
+
+/* --- shared connection ------------------------------------------------ */
+
+/*
+ * One caller's commands, waiting for the connection or travelling on it.
+ * It lives on the caller's stack, and so do the commands it points to: the
+ * caller sleeps until the job is done, so both outlive every use.
+ */
+struct mux_job {
+    const struct tk_redis_command *cmds;
+    size_t n;
+    redisReply **replies; /* the caller's; set only when rc == 0 */
+    int rc;
+    bool retry;  /* may go once more, on a new connection */
+    bool resend; /* the batch failed and this one goes again */
+    bool done;   /* under mu: rc and replies are final */
+    bool lead;   /* under mu: this caller sends the next batch */
+    pthread_cond_t cond;
+    struct mux_job *next;
+};
+
+/*
+ * The connection and the queue of jobs waiting for it. No thread of its
+ * own: the caller that finds the connection idle sends every queued job
+ * as one batch (one write, one pass of the server, one fsync for all
+ * their writes), reads the replies in order and hands them out; then it
+ * makes the first job queued meanwhile the next leader and returns.
+ */
+struct tk_redis_mux {
+    pthread_mutex_t mu;
+    struct tk_redis *conn; /* used by the leader only */
+    struct mux_job *head, *tail; /* under mu */
+    bool busy;                   /* under mu: a leader holds conn */
+    bool connected;              /* under mu: conn->c != NULL */
+    uint64_t batches, jobs;      /* under mu */
+};
+
+struct tk_redis_mux *
+tk_redis_mux_new(const struct tk_conf *conf)
+{
+    struct tk_redis_mux *m = tk_xcalloc(1, sizeof(*m));
+
+    pthread_mutex_init(&m->mu, NULL);
+    m->conn = tk_redis_new(conf);
+    return m;
+}
+
+void
+tk_redis_mux_free(struct tk_redis_mux *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    tk_redis_free(m->conn);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void
+tk_redis_mux_stats(struct tk_redis_mux *m, uint64_t *batches, uint64_t *jobs)
+{
+    pthread_mutex_lock(&m->mu);
+    *batches = m->batches;
+    *jobs = m->jobs;
+    pthread_mutex_unlock(&m->mu);
+}
+
+struct tk_redis *
+tk_redis_new_shared(struct tk_redis_mux *m)
+{
+    struct tk_redis *r = tk_xcalloc(1, sizeof(*r));
+
+    r->mux = m;
+    r->host = tk_xstrdup(m->conn->host);
+    r->socket = tk_xstrdup(m->conn->socket);
+    r->password = tk_xstrdup("");
+    r->port = m->conn->port;
+    r->timeout_ms = m->conn->timeout_ms;
+    r->connect_timeout_ms = m->conn->connect_timeout_ms;
+    return r;
+}
+
+static bool
+mux_is_connected(struct tk_redis_mux *m)
+{
+    bool up;
+
+    pthread_mutex_lock(&m->mu);
+    up = m->connected;
+    pthread_mutex_unlock(&m->mu);
+    return up;
+}
+
+/*
+ * Without mu: sends the batch (a list of jobs) in one write and reads
+ * every reply in order. Each job gets rc and, on success, its replies.
+ * When the connection fails, the jobs not yet answered fail with it;
+ * those allowed a retry on a connection that was not new are marked
+ * resend instead (as exchange() does for a single caller).
+ */
+static void
+mux_send(struct tk_redis_mux *m, struct mux_job *batch)
+{
+    struct tk_redis *c = m->conn;
+    char where[300];
+    struct mux_job *j = batch;
+    size_t got = 0;
+    bool fresh = c->c == NULL, again = false;
+    int rc = tk_redis_open(c);
+
+    if (rc < 0) {
+        for (j = batch; j != NULL; j = j->next) {
+            j->rc = rc;
+        }
+        return;
+    }
+    for (j = batch; j != NULL; j = j->next) {
+        for (size_t i = 0; i < j->n; i++) {
+            if (redisAppendCommandArgv(c->c, j->cmds[i].argc,
+                                       (const char **)j->cmds[i].argv,
+                                       j->cmds[i].argvlen) != REDIS_OK) {
+                j = batch; /* nothing was sent */
+                goto io_error;
+            }
+        }
+    }
+    c->round_trips++;
+    for (j = batch; j != NULL; j = j->next) {
+        for (got = 0; got < j->n; got++) {
+            void *p = NULL;
+
+            if (redisGetReply(c->c, &p) != REDIS_OK || p == NULL) {
+                goto io_error;
+            }
+            j->replies[got] = p;
+        }
+        j->rc = 0;
+    }
+    return;
+
+io_error:
+    rc = context_error(c->c);
+    for (size_t i = 0; i < got; i++) {
+        freeReplyObject(j->replies[i]);
+        j->replies[i] = NULL;
+    }
+    for (; j != NULL; j = j->next) {
+        j->rc = rc;
+        if (j->retry && !fresh) {
+            j->retry = false;
+            j->resend = true;
+            again = true;
+        }
+    }
+    if (again) {
+        tk_notice("redis connection to '%s' failed (%s); reconnecting",
+                  target(c, where, sizeof(where)), c->c->errstr);
+    } else {
+        tk_err("redis command failed on '%s': %s",
+               target(c, where, sizeof(where)), c->c->errstr);
+    }
+    tk_redis_close(c);
+}
+
+/*
+ * With mu held, as the leader: sends batches until self's is answered,
+ * then passes the connection to the first job still queued, or leaves it
+ * idle. A job's waiter may return as soon as mu is released after its
+ * done is set, so no job is touched after that.
+ */
+static void
+mux_lead(struct tk_redis_mux *m, struct mux_job *self)
+{
+    while (!self->done) {
+        struct mux_job *batch = m->head, *resend = NULL, *rlast = NULL;
+        size_t n = 0;
+
+        m->head = m->tail = NULL;
+        pthread_mutex_unlock(&m->mu);
+        mux_send(m, batch);
+        pthread_mutex_lock(&m->mu);
+        m->connected = m->conn->c != NULL;
+        m->batches++;
+        for (struct mux_job *j = batch, *next; j != NULL; j = next) {
+            next = j->next;
+            n++;
+            if (j->resend) {
+                j->resend = false;
+                j->next = NULL;
+                if (rlast != NULL) {
+                    rlast->next = j;
+                } else {
+                    resend = j;
+                }
+                rlast = j;
+                continue;
+            }
+            j->done = true;
+            if (j != self) {
+                pthread_cond_signal(&j->cond);
+            }
+        }
+        m->jobs += n;
+        if (resend != NULL) { /* they go first, in their order */
+            rlast->next = m->head;
+            if (m->head == NULL) {
+                m->tail = rlast;
+            }
+            m->head = resend;
+        }
+    }
+    if (m->head != NULL) {
+        m->head->lead = true;
+        pthread_cond_signal(&m->head->cond);
+    } else {
+        m->busy = false;
+    }
+}
+
+static int
+mux_exchange(struct tk_redis *r, const struct tk_redis_command *cmds, size_t n,
+             redisReply **replies, bool retry)
+{
+    struct tk_redis_mux *m = r->mux;
+    struct mux_job job = {
+        .cmds = cmds, .n = n, .replies = replies, .retry = retry,
+    };
+
+    pthread_cond_init(&job.cond, NULL);
+    pthread_mutex_lock(&m->mu);
+    if (m->tail != NULL) {
+        m->tail->next = &job;
+    } else {
+        m->head = &job;
+    }
+    m->tail = &job;
+    if (!m->busy) {
+        m->busy = true;
+        job.lead = true;
+    }
+    while (!job.done && !job.lead) {
+        pthread_cond_wait(&job.cond, &m->mu);
+    }
+    if (!job.done) {
+        mux_lead(m, &job);
+    }
+    pthread_mutex_unlock(&m->mu);
+    pthread_cond_destroy(&job.cond);
+    r->round_trips++;
+    return job.rc;
 }
 
 /* One command given as strings. */
@@ -1060,8 +1325,13 @@ tk_redis_send(struct tk_redis *r, int argc, const char *const *argv,
 {
     char where[300];
     int done = 0;
-    int rc = tk_redis_open(r);
+    int rc;
 
+    if (r->mux != NULL) {
+        tk_err("tk_redis_send: not on a shared connection");
+        return -ENOTSUP;
+    }
+    rc = tk_redis_open(r);
     if (rc < 0) {
         return rc;
     }

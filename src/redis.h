@@ -1,7 +1,9 @@
 /*
  * The only user of hiredis. A struct tk_redis is one connection owned by
- * one thread (hiredis contexts are not thread-safe): every request thread,
- * the persister and each tool opens its own.
+ * one thread (hiredis contexts are not thread-safe): the persister and
+ * each tool opens its own. ticketd's request threads each have a handle
+ * too, but by default those share one connection per worker process
+ * (tk_redis_mux below).
  *
  * Connections are lazy and self-healing: every operation connects when
  * there is no live context, and a context that reported an error is closed
@@ -50,8 +52,34 @@ void tk_redis_close(struct tk_redis *r);
 /* tk_redis_close() then tk_redis_open(). */
 int tk_redis_reconnect(struct tk_redis *r);
 bool tk_redis_is_connected(const struct tk_redis *r);
-/* Round trips made by this handle so far (one per pipeline flush). */
+/* Round trips made by this handle so far (one per pipeline flush; on a
+ * shared handle, one per exchange of this caller's). */
 uint64_t tk_redis_round_trips(const struct tk_redis *r);
+
+/*
+ * A connection shared by the threads of one process (ticketd's request
+ * threads: redis.pipeline). Each thread still has its own handle, made by
+ * tk_redis_new_shared(), and calls the same functions; their commands are
+ * queued, and the thread that finds the connection idle sends all that
+ * are waiting in one write and hands out the replies. So the server
+ * reads, runs and fsyncs many requests per pass instead of one per
+ * client, and there is one connection per process instead of one per
+ * thread. A caller's commands are never interleaved with another's.
+ *
+ * On a shared handle tk_redis_open() is a PING, tk_redis_close() does
+ * nothing (a failed batch closes the connection; the next one reopens
+ * it), and tk_redis_send()/tk_redis_receive() fail with -ENOTSUP. A
+ * command waits for the batch before its own, so it may take up to twice
+ * redis.timeout_ms. The mux must outlive its handles.
+ */
+struct tk_redis_mux;
+
+struct tk_redis_mux *tk_redis_mux_new(const struct tk_conf *conf);
+void tk_redis_mux_free(struct tk_redis_mux *m); /* NULL is fine */
+struct tk_redis *tk_redis_new_shared(struct tk_redis_mux *m);
+/* Batches sent so far, and the callers' exchanges they carried. */
+void tk_redis_mux_stats(struct tk_redis_mux *m, uint64_t *batches,
+                        uint64_t *jobs);
 
 /* Round trip check (PING), for /readyz. */
 int tk_redis_ping(struct tk_redis *r);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "it.h"
 #include "keys.h"
@@ -452,6 +453,7 @@ struct race {
     atomic_int errors;
     int64_t act;
     const char *one_sid; /* all threads grab for this student when set */
+    struct tk_redis_mux *mux; /* when set, every racer shares it */
     int per_thread;
     char tids[STUDENTS][TK_TICKET_ID_MAX + 1];
 };
@@ -460,7 +462,8 @@ static void *
 racer(void *p)
 {
     struct race *race = p;
-    struct tk_redis *r = tk_redis_new(&conf);
+    struct tk_redis *r = race->mux != NULL ? tk_redis_new_shared(race->mux)
+                                           : tk_redis_new(&conf);
     struct tk_redis_result res;
     char sid[TK_SID_MAX + 1];
     int i;
@@ -511,9 +514,8 @@ run_race(struct race *race, int threads)
 }
 
 static void
-test_2000_students_stock_100(void **state)
+race_2000_students(struct tk_redis *r, struct tk_redis_mux *mux)
 {
-    struct tk_redis *r = *state;
     struct race *race = calloc(1, sizeof(*race));
     struct tk_redis_stock st;
     char k[TK_KEY_BUF];
@@ -521,6 +523,7 @@ test_2000_students_stock_100(void **state)
     it_flush(r);
     load(r, 30, STOCK);
     race->act = 30;
+    race->mux = mux;
     race->per_thread = STUDENTS / THREADS + 1;
     run_race(race, THREADS);
     assert_int_equal(race->errors, 0);
@@ -546,6 +549,31 @@ test_2000_students_stock_100(void **state)
         }
     }
     free(race);
+}
+
+static void
+test_2000_students_stock_100(void **state)
+{
+    race_2000_students(*state, NULL);
+}
+
+/*
+ * The same race with all 64 threads on one shared connection: the same
+ * invariants, every reply reaches the thread that asked (each OK names
+ * the ticket Redis holds for that very student), and the threads' grabs
+ * really travelled together.
+ */
+static void
+test_2000_students_one_shared_connection(void **state)
+{
+    struct tk_redis_mux *mux = tk_redis_mux_new(&conf);
+    uint64_t batches, jobs;
+
+    race_2000_students(*state, mux);
+    tk_redis_mux_stats(mux, &batches, &jobs);
+    assert_int_equal(jobs, STUDENTS + THREADS); /* + each racer's open */
+    assert_true(batches < jobs);
+    tk_redis_mux_free(mux);
 }
 
 static void
@@ -685,6 +713,80 @@ test_reconnect_keeps_timeouts(void **state)
     tk_buf_release(&v);
 }
 
+/* A shared connection's failures: each caller gets its error, and the
+ * connection comes back for the next. */
+struct blocker {
+    struct tk_redis *r;
+    int rc;
+};
+
+static void *
+block_forever(void *p)
+{
+    struct blocker *b = p;
+    struct tk_redis_reply *reply = NULL;
+
+    b->rc = tk_redis_cmd(b->r, &reply, "BLPOP", "tk:t:never", "0", NULL);
+    tk_redis_reply_free(reply);
+    return NULL;
+}
+
+static void
+test_shared_connection_failures(void **state)
+{
+    struct tk_redis *killer = *state;
+    struct tk_conf c = conf;
+    struct tk_redis_mux *mux;
+    struct tk_redis *a, *b;
+    struct tk_buf v = TK_BUF_INIT;
+    struct blocker blk;
+    pthread_t t;
+    char id[32];
+    long long before;
+
+    c.redis.timeout_ms = 300;
+    mux = tk_redis_mux_new(&c);
+    a = tk_redis_new_shared(mux);
+    b = tk_redis_new_shared(mux);
+    it_flush(killer);
+    assert_false(tk_redis_is_connected(a));
+    assert_int_equal(tk_redis_open(a), 0);
+    assert_true(tk_redis_is_connected(b)); /* one connection for both */
+    before = it_int(a, "CLIENT", "ID", NULL);
+    assert_int_equal(it_int(b, "CLIENT", "ID", NULL), before);
+
+    /* Dropped by the server: a read is sent again on a new connection. */
+    snprintf(id, sizeof(id), "%lld", before);
+    assert_int_equal(it_int(killer, "CLIENT", "KILL", "ID", id, NULL), 1);
+    assert_int_equal(tk_redis_set(b, "tk:t:s", "v", 1, 0), 0);
+    assert_int_equal(tk_redis_get(a, "tk:t:s", &v), 1);
+    assert_string_equal(tk_buf_str(&v), "v");
+    assert_true(it_int(a, "CLIENT", "ID", NULL) != before);
+
+    /* A command that hangs fails after timeout_ms; whatever was queued
+     * behind it fails or succeeds, never hangs, and the connection is
+     * replaced for the next caller. */
+    blk.r = a;
+    assert_int_equal(pthread_create(&t, NULL, block_forever, &blk), 0);
+    usleep(50 * 1000);
+    (void)tk_redis_get(b, "tk:t:s", &v);
+    pthread_join(t, NULL);
+    assert_int_equal(blk.rc, -ETIMEDOUT);
+    assert_int_equal(tk_redis_get(b, "tk:t:s", &v), 1);
+    assert_string_equal(tk_buf_str(&v), "v");
+
+    /* Split round trips need a connection of their own. */
+    {
+        const char *argv[] = { "PING" };
+
+        assert_int_equal(tk_redis_send(a, 1, argv, NULL), -ENOTSUP);
+    }
+    tk_redis_free(a);
+    tk_redis_free(b);
+    tk_redis_mux_free(mux);
+    tk_buf_release(&v);
+}
+
 /* These tests read the streams the functions write: no consumer may apply
  * and trim them meanwhile. */
 static pid_t persistd;
@@ -716,9 +818,11 @@ main(void)
         cmocka_unit_test(test_checkin_and_used_refund),
         cmocka_unit_test(test_load_init_and_reset),
         cmocka_unit_test(test_2000_students_stock_100),
+        cmocka_unit_test(test_2000_students_one_shared_connection),
         cmocka_unit_test(test_one_student_50_parallel_grabs),
         cmocka_unit_test(test_keys_lock_and_pipeline),
         cmocka_unit_test(test_reconnect_keeps_timeouts),
+        cmocka_unit_test(test_shared_connection_failures),
     };
     int rc;
 
