@@ -29,7 +29,7 @@ static int mux_exchange(struct tk_redis *r, const struct tk_redis_command *cmds,
                         size_t n, redisReply **replies, bool retry);
 
 struct tk_redis {
-    redisContext *c;         /* NULL when not connected */
+    redisContext *c;          /* NULL when not connected */
     struct tk_redis_mux *mux; /* a shared handle's connection, else NULL */
     char *host;
     char *socket;
@@ -307,7 +307,7 @@ struct mux_job {
  */
 struct tk_redis_mux {
     pthread_mutex_t mu;
-    struct tk_redis *conn; /* used by the leader only */
+    struct tk_redis *conn;       /* used by the leader only */
     struct mux_job *head, *tail; /* under mu */
     bool busy;                   /* under mu: a leader holds conn */
     bool connected;              /* under mu: conn->c != NULL */
