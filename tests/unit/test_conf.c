@@ -87,8 +87,34 @@ test_good_file(void **state)
     assert_int_equal(c.cache.null_ttl_s, 30);
     assert_int_equal(c.cache.lock_ttl_ms, 3000);
     assert_int_equal(c.fcgi.backlog, 1024);
+    assert_true(c.redis.pipeline);
     assert_string_equal(c.log.level, "info");
     tk_conf_release(&c);
+    free(errs);
+}
+
+/* What every file must say, in 3 lines. */
+#define MINIMAL                                                               \
+    "wechat: { token = \"tok\"; }\n"                                          \
+    "site: { base_url = \"https://t.example.edu\";\n"                         \
+    "  link_secret = \"0123456789abcdef0123\"; }\n"
+
+static void
+test_redis_pipeline_off(void **state)
+{
+    struct tk_conf c;
+    char *errs;
+
+    (void)state;
+    assert_int_equal(
+        load(MINIMAL "redis: { pipeline = false; }\n", 0600, &c, &errs), 0);
+    assert_false(c.redis.pipeline);
+    tk_conf_release(&c);
+    free(errs);
+    /* An integer is not a boolean here either. */
+    assert_int_equal(
+        load(MINIMAL "redis: { pipeline = 0; }\n", 0600, &c, &errs), -EINVAL);
+    assert_non_null(strstr(errs, ":4: redis.pipeline: expected "));
     free(errs);
 }
 
@@ -230,6 +256,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_file),
+        cmocka_unit_test(test_redis_pipeline_off),
         cmocka_unit_test(test_three_mistakes_all_reported),
         cmocka_unit_test(test_syntax_error_has_line),
         cmocka_unit_test(test_secrets_need_private_file),
