@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "cache.h"
+#include "metrics.h"
 #include "redis.h"
 #include "store.h"
 #include "util.h"
@@ -53,7 +54,7 @@ redis_new(const struct tk_conf *conf)
     }
     pthread_mutex_lock(&lock);
     if (mux == NULL) {
-        mux = tk_redis_mux_new(conf);
+        __atomic_store_n(&mux, tk_redis_mux_new(conf), __ATOMIC_RELEASE);
     }
     r = tk_redis_new_shared(mux);
     pthread_mutex_unlock(&lock);
@@ -121,6 +122,20 @@ ready_store(struct tk_ctx *ctx)
     return tk_store_ping(tk_ctx_store(ctx));
 }
 
+/* The shared connection's totals, into this worker's metrics slot. */
+static void
+after_request(struct tk_ctx *ctx)
+{
+    struct tk_redis_mux *m = __atomic_load_n(&mux, __ATOMIC_ACQUIRE);
+    uint64_t batches, calls;
+
+    if (m == NULL || ctx->metrics == NULL) {
+        return;
+    }
+    tk_redis_mux_stats(m, &batches, &calls);
+    tk_metrics_redis(ctx->metrics, ctx->worker, batches, calls);
+}
+
 static void
 thread_release(struct tk_ctx *ctx)
 {
@@ -134,4 +149,5 @@ const struct tk_hooks tk_app_hooks = {
     .ready_redis = ready_redis,
     .ready_store = ready_store,
     .thread_release = thread_release,
+    .after_request = after_request,
 };

@@ -27,6 +27,8 @@ struct slot {
     uint64_t shed[TK_METRICS_ROUTES];
     uint64_t latency[N_BUCKETS + 1]; /* last: above every bound */
     uint64_t latency_sum_us;
+    uint64_t redis_batches; /* set by the worker, see tk_metrics_redis() */
+    uint64_t redis_calls;
 };
 
 struct tk_metrics {
@@ -109,6 +111,16 @@ void
 tk_metrics_shed(struct tk_metrics *m, int slot, int route)
 {
     add(&slot_of(m, slot)->shed[route_of(route)], 1);
+}
+
+void
+tk_metrics_redis(struct tk_metrics *m, int slot, uint64_t batches,
+                 uint64_t calls)
+{
+    struct slot *s = slot_of(m, slot);
+
+    __atomic_store_n(&s->redis_batches, batches, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->redis_calls, calls, __ATOMIC_RELAXED);
 }
 
 void
@@ -214,6 +226,24 @@ tk_metrics_render(const struct tk_metrics *m, const char *const *names,
                                "%llu\n",
                           s, (unsigned long long)v);
         }
+    }
+    {
+        uint64_t batches = 0, calls = 0;
+
+        for (int s = 0; s < TK_METRICS_SLOTS; s++) {
+            batches += get(&m->slots[s].redis_batches);
+            calls += get(&m->slots[s].redis_calls);
+        }
+        tk_buf_printf(out,
+                      "# HELP ticketd_redis_batches_total Round trips on the "
+                      "workers' shared Redis connections.\n"
+                      "# TYPE ticketd_redis_batches_total counter\n"
+                      "ticketd_redis_batches_total %llu\n"
+                      "# HELP ticketd_redis_calls_total Request threads' Redis "
+                      "exchanges those round trips carried.\n"
+                      "# TYPE ticketd_redis_calls_total counter\n"
+                      "ticketd_redis_calls_total %llu\n",
+                      (unsigned long long)batches, (unsigned long long)calls);
     }
     tk_buf_printf(out,
                   "# HELP ticketd_worker_restarts_total Workers respawned "

@@ -311,7 +311,7 @@ struct tk_redis_mux {
     struct mux_job *head, *tail; /* under mu */
     bool busy;                   /* under mu: a leader holds conn */
     bool connected;              /* under mu: conn->c != NULL */
-    uint64_t batches, jobs;      /* under mu */
+    uint64_t batches, jobs;      /* atomic: read without mu */
 };
 
 struct tk_redis_mux *
@@ -338,10 +338,8 @@ tk_redis_mux_free(struct tk_redis_mux *m)
 void
 tk_redis_mux_stats(struct tk_redis_mux *m, uint64_t *batches, uint64_t *jobs)
 {
-    pthread_mutex_lock(&m->mu);
-    *batches = m->batches;
-    *jobs = m->jobs;
-    pthread_mutex_unlock(&m->mu);
+    *batches = __atomic_load_n(&m->batches, __ATOMIC_RELAXED);
+    *jobs = __atomic_load_n(&m->jobs, __ATOMIC_RELAXED);
 }
 
 struct tk_redis *
@@ -459,7 +457,7 @@ mux_lead(struct tk_redis_mux *m, struct mux_job *self)
         mux_send(m, batch);
         pthread_mutex_lock(&m->mu);
         m->connected = m->conn->c != NULL;
-        m->batches++;
+        __atomic_add_fetch(&m->batches, 1, __ATOMIC_RELAXED);
         for (struct mux_job *j = batch, *next; j != NULL; j = next) {
             next = j->next;
             n++;
@@ -479,7 +477,7 @@ mux_lead(struct tk_redis_mux *m, struct mux_job *self)
                 pthread_cond_signal(&j->cond);
             }
         }
-        m->jobs += n;
+        __atomic_add_fetch(&m->jobs, n, __ATOMIC_RELAXED);
         if (resend != NULL) { /* they go first, in their order */
             rlast->next = m->head;
             if (m->head == NULL) {

@@ -77,7 +77,8 @@ struct tk_redis_mux;
 struct tk_redis_mux *tk_redis_mux_new(const struct tk_conf *conf);
 void tk_redis_mux_free(struct tk_redis_mux *m); /* NULL is fine */
 struct tk_redis *tk_redis_new_shared(struct tk_redis_mux *m);
-/* Batches sent so far, and the callers' exchanges they carried. */
+/* Batches sent so far, and the callers' exchanges they carried; cheap
+ * (no lock), for metrics after every request. */
 void tk_redis_mux_stats(struct tk_redis_mux *m, uint64_t *batches,
                         uint64_t *jobs);
 

@@ -302,14 +302,22 @@ load "$sale_id"
 } >"$TK_DIR/load.csv"
 ctl user import "$TK_DIR/load.csv" >/dev/null
 tickets=$TK_DIR/load-tickets.txt
+metric() { curl -sf "$TK_HTTP/metrics" | awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }'; }
+calls0=$(metric ticketd_redis_calls_total) batches0=$(metric ticketd_redis_batches_total)
 tkload -c 64 -n 5000 --users 5000 --prefix oload --tickets-out "$tickets" \
     -o "$TK_DIR/load.json" grab wxsale
+calls=$(( $(metric ticketd_redis_calls_total) - calls0 ))
+batches=$(( $(metric ticketd_redis_batches_total) - batches0 ))
 summary=$(cat "$TK_DIR/load.json")
 t_contains "5000 students vs 1000 tickets: 1000 success replies" '"success": 1000,' "$summary"
 t_contains "... the others sold out" '"soldout": 4000,' "$summary"
 t_contains "... no errors" '"errors": 0,' "$summary"
 t_eq "... for 1000 distinct students" 1000 "$(cut -d' ' -f1 "$tickets" | sort -u | wc -l)"
 t_eq "... with 1000 distinct tickets" 1000 "$(cut -d' ' -f2 "$tickets" | sort -u | wc -l)"
+# Every grab looks up the binding, a sold one also calls tk_grab: at least
+# 6000 exchanges, sent together on the workers' shared connections.
+t_check "/metrics: at least 6000 Redis exchanges in the sale (got $calls)" test "$calls" -ge 6000
+t_check "... in fewer round trips ($batches)" test "$batches" -lt "$calls"
 t_eq "I1: sold + remain == total, remain 0" "1000 0 1000" "$(redis_stock "$sale_id")"
 t_eq "I2: one holder per ticket sold" 1000 "$(rcli HLEN "tk:{a:$sale_id}:holders")"
 held=$(rcli HVALS "tk:{a:$sale_id}:holders" | sort)
