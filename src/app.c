@@ -25,6 +25,10 @@ static bool functions_ready;   /* under lock */
 static struct tk_cache *cache; /* under lock, then read-only */
 static struct tk_cache_local *local;
 static struct tk_redis_mux *mux; /* under lock; redis.pipeline */
+static struct {
+    struct tk_metrics *metrics;
+    int slot;
+} mux_metrics; /* set with mux */
 
 /* Loads the functions library once per process. Holding the lock while
  * talking to Redis makes the other threads of a starting worker wait for
@@ -42,19 +46,31 @@ functions_ensure(struct tk_redis *r)
     pthread_mutex_unlock(&lock);
 }
 
+/* Each round trip of the shared connection, counted in /metrics. */
+static void
+count_batch(void *arg, size_t calls)
+{
+    (void)arg;
+    if (mux_metrics.metrics != NULL) {
+        tk_metrics_redis_batch(mux_metrics.metrics, mux_metrics.slot, calls);
+    }
+}
+
 /* The process's shared connection, made after the fork by the first
  * thread that needs it; kept until the process exits. */
 static struct tk_redis *
-redis_new(const struct tk_conf *conf)
+redis_new(const struct tk_ctx *ctx)
 {
     struct tk_redis *r;
 
-    if (!conf->redis.pipeline) {
-        return tk_redis_new(conf);
+    if (!ctx->conf->redis.pipeline) {
+        return tk_redis_new(ctx->conf);
     }
     pthread_mutex_lock(&lock);
     if (mux == NULL) {
-        __atomic_store_n(&mux, tk_redis_mux_new(conf), __ATOMIC_RELEASE);
+        mux_metrics.metrics = ctx->metrics;
+        mux_metrics.slot = ctx->worker;
+        mux = tk_redis_mux_new(ctx->conf, count_batch, NULL);
     }
     r = tk_redis_new_shared(mux);
     pthread_mutex_unlock(&lock);
@@ -65,7 +81,7 @@ struct tk_redis *
 tk_ctx_redis(struct tk_ctx *ctx)
 {
     if (ctx->redis == NULL) {
-        ctx->redis = redis_new(ctx->conf);
+        ctx->redis = redis_new(ctx);
     }
     functions_ensure(ctx->redis);
     return ctx->redis;
@@ -122,20 +138,6 @@ ready_store(struct tk_ctx *ctx)
     return tk_store_ping(tk_ctx_store(ctx));
 }
 
-/* The shared connection's totals, into this worker's metrics slot. */
-static void
-after_request(struct tk_ctx *ctx)
-{
-    struct tk_redis_mux *m = __atomic_load_n(&mux, __ATOMIC_ACQUIRE);
-    uint64_t batches, calls;
-
-    if (m == NULL || ctx->metrics == NULL) {
-        return;
-    }
-    tk_redis_mux_stats(m, &batches, &calls);
-    tk_metrics_redis(ctx->metrics, ctx->worker, batches, calls);
-}
-
 static void
 thread_release(struct tk_ctx *ctx)
 {
@@ -149,5 +151,4 @@ const struct tk_hooks tk_app_hooks = {
     .ready_redis = ready_redis,
     .ready_store = ready_store,
     .thread_release = thread_release,
-    .after_request = after_request,
 };

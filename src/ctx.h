@@ -13,9 +13,6 @@
  *   - hooks->thread_release(ctx), if set, is called once when the thread
  *     stops, to close them. A handler must not keep pointers into the
  *     arena across requests.
- *   - hooks->after_request(ctx), if set, is called after each request has
- *     been answered, before the next is accepted: the data layer reports
- *     its figures to the metrics there.
  *   - hooks->ready_redis / ready_store back /readyz: return 0 when the
  *     server answered a ping through this thread's connection, <0 when
  *     not. A NULL hook is reported as "not configured" (and /readyz is then
@@ -39,7 +36,6 @@ struct tk_hooks {
     int (*ready_redis)(struct tk_ctx *ctx);
     int (*ready_store)(struct tk_ctx *ctx);
     void (*thread_release)(struct tk_ctx *ctx);
-    void (*after_request)(struct tk_ctx *ctx);
 };
 
 struct tk_ctx {

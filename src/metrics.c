@@ -27,7 +27,7 @@ struct slot {
     uint64_t shed[TK_METRICS_ROUTES];
     uint64_t latency[N_BUCKETS + 1]; /* last: above every bound */
     uint64_t latency_sum_us;
-    uint64_t redis_batches; /* set by the worker, see tk_metrics_redis() */
+    uint64_t redis_batches;
     uint64_t redis_calls;
 };
 
@@ -114,13 +114,12 @@ tk_metrics_shed(struct tk_metrics *m, int slot, int route)
 }
 
 void
-tk_metrics_redis(struct tk_metrics *m, int slot, uint64_t batches,
-                 uint64_t calls)
+tk_metrics_redis_batch(struct tk_metrics *m, int slot, uint64_t calls)
 {
     struct slot *s = slot_of(m, slot);
 
-    __atomic_store_n(&s->redis_batches, batches, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->redis_calls, calls, __ATOMIC_RELAXED);
+    add(&s->redis_batches, 1);
+    add(&s->redis_calls, calls);
 }
 
 void

@@ -33,11 +33,9 @@ void tk_metrics_request(struct tk_metrics *m, int slot, int route, int status,
                         int64_t usec);
 /* A request answered "busy" by load shedding (counted in requests too). */
 void tk_metrics_shed(struct tk_metrics *m, int slot, int route);
-/* The worker's totals for its shared Redis connection (redis.pipeline):
- * round trips, and the request threads' exchanges they carried. Set, not
- * added: they start again from 0 with each new worker process. */
-void tk_metrics_redis(struct tk_metrics *m, int slot, uint64_t batches,
-                      uint64_t calls);
+/* One round trip on a worker's shared Redis connection (redis.pipeline),
+ * carrying calls request threads' exchanges. */
+void tk_metrics_redis_batch(struct tk_metrics *m, int slot, uint64_t calls);
 /* Master-side events. */
 void tk_metrics_worker_restart(struct tk_metrics *m);
 void tk_metrics_reload(struct tk_metrics *m);

@@ -311,16 +311,21 @@ struct tk_redis_mux {
     struct mux_job *head, *tail; /* under mu */
     bool busy;                   /* under mu: a leader holds conn */
     bool connected;              /* under mu: conn->c != NULL */
-    uint64_t batches, jobs;      /* atomic: read without mu */
+    uint64_t batches, jobs;      /* under mu */
+    tk_redis_batch_fn *on_batch; /* may be NULL */
+    void *on_batch_arg;
 };
 
 struct tk_redis_mux *
-tk_redis_mux_new(const struct tk_conf *conf)
+tk_redis_mux_new(const struct tk_conf *conf, tk_redis_batch_fn *on_batch,
+                 void *arg)
 {
     struct tk_redis_mux *m = tk_xcalloc(1, sizeof(*m));
 
     pthread_mutex_init(&m->mu, NULL);
     m->conn = tk_redis_new(conf);
+    m->on_batch = on_batch;
+    m->on_batch_arg = arg;
     return m;
 }
 
@@ -338,8 +343,10 @@ tk_redis_mux_free(struct tk_redis_mux *m)
 void
 tk_redis_mux_stats(struct tk_redis_mux *m, uint64_t *batches, uint64_t *jobs)
 {
-    *batches = __atomic_load_n(&m->batches, __ATOMIC_RELAXED);
-    *jobs = __atomic_load_n(&m->jobs, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&m->mu);
+    *batches = m->batches;
+    *jobs = m->jobs;
+    pthread_mutex_unlock(&m->mu);
 }
 
 struct tk_redis *
@@ -457,7 +464,7 @@ mux_lead(struct tk_redis_mux *m, struct mux_job *self)
         mux_send(m, batch);
         pthread_mutex_lock(&m->mu);
         m->connected = m->conn->c != NULL;
-        __atomic_add_fetch(&m->batches, 1, __ATOMIC_RELAXED);
+        m->batches++;
         for (struct mux_job *j = batch, *next; j != NULL; j = next) {
             next = j->next;
             n++;
@@ -477,7 +484,10 @@ mux_lead(struct tk_redis_mux *m, struct mux_job *self)
                 pthread_cond_signal(&j->cond);
             }
         }
-        __atomic_add_fetch(&m->jobs, n, __ATOMIC_RELAXED);
+        m->jobs += n;
+        if (m->on_batch != NULL) {
+            m->on_batch(m->on_batch_arg, n);
+        }
         if (resend != NULL) { /* they go first, in their order */
             rlast->next = m->head;
             if (m->head == NULL) {

@@ -74,11 +74,16 @@ uint64_t tk_redis_round_trips(const struct tk_redis *r);
  */
 struct tk_redis_mux;
 
-struct tk_redis_mux *tk_redis_mux_new(const struct tk_conf *conf);
+/* Told after every batch how many callers' exchanges it carried (for
+ * metrics). Runs with the mux locked: it must not block. */
+typedef void tk_redis_batch_fn(void *arg, size_t calls);
+
+/* on_batch may be NULL. */
+struct tk_redis_mux *tk_redis_mux_new(const struct tk_conf *conf,
+                                      tk_redis_batch_fn *on_batch, void *arg);
 void tk_redis_mux_free(struct tk_redis_mux *m); /* NULL is fine */
 struct tk_redis *tk_redis_new_shared(struct tk_redis_mux *m);
-/* Batches sent so far, and the callers' exchanges they carried; cheap
- * (no lock), for metrics after every request. */
+/* Batches sent so far, and the callers' exchanges they carried. */
 void tk_redis_mux_stats(struct tk_redis_mux *m, uint64_t *batches,
                         uint64_t *jobs);
 

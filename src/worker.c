@@ -86,9 +86,6 @@ serve(struct thread *t, const struct tk_route *routes, size_t n_routes)
     if (d.shed) {
         tk_metrics_shed(t->ctx.metrics, t->ctx.worker, d.route);
     }
-    if (t->ctx.hooks->after_request != NULL) {
-        t->ctx.hooks->after_request(&t->ctx);
-    }
     tk_fcgi_finish(t->fcgi);
     tk_arena_reset(&t->arena);
 }

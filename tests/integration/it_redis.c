@@ -566,7 +566,7 @@ test_2000_students_stock_100(void **state)
 static void
 test_2000_students_one_shared_connection(void **state)
 {
-    struct tk_redis_mux *mux = tk_redis_mux_new(&conf);
+    struct tk_redis_mux *mux = tk_redis_mux_new(&conf, NULL, NULL);
     uint64_t batches, jobs;
 
     race_2000_students(*state, mux);
@@ -745,7 +745,7 @@ test_shared_connection_failures(void **state)
     long long before;
 
     c.redis.timeout_ms = 300;
-    mux = tk_redis_mux_new(&c);
+    mux = tk_redis_mux_new(&c, NULL, NULL);
     a = tk_redis_new_shared(mux);
     b = tk_redis_new_shared(mux);
     it_flush(killer);
