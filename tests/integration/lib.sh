@@ -39,6 +39,9 @@ t_done() {
 rcli() { redis-cli -s "$TK_REDIS_SOCK" "$@"; }
 sql() { mariadb --socket="$TK_MYSQL_SOCK" -uticketd -pticketd-stack-pw ticketd -N -B -e "$1"; }
 ctl() { "$TK_BIN/ticketctl" -q -c "$TK_CONF" "$@"; }
+metric() { # the value of one exact series of /metrics, 0 if absent
+    curl -sf "$TK_HTTP/metrics" | awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }'
+}
 
 # Fresh state for a test file: empty Redis data (the functions library
 # survives FLUSHALL) and empty tables (schema kept).

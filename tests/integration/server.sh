@@ -14,9 +14,6 @@ trap restore EXIT
 
 workers() { pgrep -P "$master" | sort | paste -sd' '; }
 nworkers() { pgrep -P "$master" | wc -l; }
-metric() { # the value of one exact series, 0 if absent
-    curl -sf "$TK_HTTP/metrics" | awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }'
-}
 # wrk_failures FILE: non-2xx answers plus socket errors of a wrk run.
 wrk_failures() {
     local non2xx sock

@@ -302,7 +302,6 @@ load "$sale_id"
 } >"$TK_DIR/load.csv"
 ctl user import "$TK_DIR/load.csv" >/dev/null
 tickets=$TK_DIR/load-tickets.txt
-metric() { curl -sf "$TK_HTTP/metrics" | awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }'; }
 calls0=$(metric ticketd_redis_calls_total) batches0=$(metric ticketd_redis_batches_total)
 tkload -c 64 -n 5000 --users 5000 --prefix oload --tickets-out "$tickets" \
     -o "$TK_DIR/load.json" grab wxsale
