@@ -28,6 +28,12 @@ t_eq "results.json holds every scenario" \
 t_eq "no wrong replies and no non-2xx in any tkload scenario" 0 \
     "$(jq '[.scenarios[] | select(.rps != null) | .wrong + .http_error] | add' \
         "$out/results.json" 2>&1)"
+t_eq "a disk probe ran before each sale" "grab million safemode" \
+    "$(jq -r '[.scenarios | to_entries[] | select(.value.disk.p50_us > 0) | .key] | sort | join(" ")' \
+        "$out/results.json" 2>&1)"
+t_eq "every tkload scenario reports the CPU time stolen from it" 0 \
+    "$(jq '[.scenarios[] | select(.rps != null) | select((.steal_pct | type) != "number" or
+        .steal_pct < 0 or .steal_pct > 100)] | length' "$out/results.json" 2>&1)"
 t_eq "every ticket sold in the million run is in MariaDB" \
     "$(jq .config.stock "$out/results.json")" \
     "$(jq .scenarios.million.valid_tickets_in_mariadb "$out/results.json" 2>&1)"
