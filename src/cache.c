@@ -995,6 +995,18 @@ tk_cache_local_answer_sold_out(struct tk_cache_local *l, int64_t id)
     return out;
 }
 
+bool
+tk_cache_local_sold_out_flagged(struct tk_cache_local *l, int64_t id)
+{
+    struct local_flag *f = &l->flags[id_slot(id, LOCAL_ACTS)];
+    bool out;
+
+    pthread_mutex_lock(&f->mu);
+    out = f->id == id && f->until != 0;
+    pthread_mutex_unlock(&f->mu);
+    return out;
+}
+
 void
 tk_cache_local_set_sold_out(struct tk_cache_local *l, int64_t id)
 {

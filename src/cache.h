@@ -178,6 +178,8 @@ void tk_cache_local_drop(struct tk_cache_local *l, int64_t id);
  * others still get true.
  */
 bool tk_cache_local_answer_sold_out(struct tk_cache_local *l, int64_t id);
+/* True while the flag is set, expired or not; changes nothing. */
+bool tk_cache_local_sold_out_flagged(struct tk_cache_local *l, int64_t id);
 void tk_cache_local_set_sold_out(struct tk_cache_local *l, int64_t id);
 void tk_cache_local_clear_sold_out(struct tk_cache_local *l, int64_t id);
 

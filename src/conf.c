@@ -91,6 +91,7 @@ static const struct opt opts[] = {
     INT("redis.timeout_ms", redis.timeout_ms, 500, 10, 60000),
     INT("redis.connect_timeout_ms", redis.connect_timeout_ms, 500, 10, 60000),
     BOOL("redis.pipeline", redis.pipeline, 1),
+    BOOL("redis.one_trip_grab", redis.one_trip_grab, 1),
 
     STR("mysql.host", mysql.host, "127.0.0.1", 255, 0, NULL),
     INT("mysql.port", mysql.port, 3306, 1, 65535),

@@ -53,6 +53,7 @@ struct tk_conf {
         int timeout_ms;
         int connect_timeout_ms;
         bool pipeline; /* request threads share one connection per worker */
+        bool one_trip_grab; /* 抢票 by tk_grab_bound (not on Redis Cluster) */
     } redis;
     struct {
         char *host;

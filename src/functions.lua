@@ -5,8 +5,11 @@ at build time and loaded with FUNCTION LOAD REPLACE when the server has no
 library or an older one (src/redis.c). Bump VERSION with every change.
 
 Every function touches the keys of one activity only (one hash tag, one
-slot), all passed in KEYS. No function may run out of memory (no OOM flag):
-under maxmemory they are refused before they run, never aborted half-way.
+slot), all passed in KEYS, except tk_grab_bound, which also reads the
+sender's cached binding (a key of another slot; redis.one_trip_grab in
+ticketd.conf turns it off for Redis Cluster). No function may run out of
+memory (no OOM flag): under maxmemory they are refused before they run,
+never aborted half-way.
 
 Keys (src/keys.h):
   stock    hash total, remain, sold   (I1: sold + remain == total)
@@ -14,15 +17,18 @@ Keys (src/keys.h):
   tickets  hash ticket id -> "STATUS:SID" (0 cancelled, 1 valid, 2 used)
   events   stream, entries t (g|r|c), sid, tid, ts (Unix ms)
   dedupe   optional: "OUTCOME|REMAIN|TID" of a WeChat message, with a TTL
+  binding  tk_grab_bound only: the cache-aside value of tk:bind:OPENID,
+           "n" (not bound) or "vB1" LEN ":" SID "," (src/cache.c)
 
 Outcomes are the enums of src/model.h; they are returned, never raised.
 Errors (bad arguments, inconsistent data) are error replies.
 ]]
 
-local VERSION = 2
+local VERSION = 3
 
 -- model.h
 local GRAB_OK, GRAB_DUPLICATE, GRAB_SOLD_OUT, GRAB_NO_ACTIVITY = 0, 1, 2, 3
+local GRAB_NOT_CACHED, GRAB_UNBOUND = 4, 5
 local REFUND_OK, REFUND_NO_TICKET, REFUND_USED, REFUND_NO_ACTIVITY = 0, 1, 2, 3
 local CHECKIN_OK, CHECKIN_NO_TICKET, CHECKIN_USED, CHECKIN_NO_ACTIVITY =
     0, 1, 2, 3
@@ -98,7 +104,8 @@ end
 Runs body(stock, holders, tickets, events) under the WeChat retry record
 (KEYS[5], TTL ttl_arg) when one is given: a stored outcome is returned
 unchanged and body does not run; otherwise body's outcome is stored with
-the TTL. Error replies are returned and never stored.
+the TTL. Error replies are returned and never stored, nor is an outcome
+body returns with a second value true (nothing was done: no grab ran).
 ]]
 local function deduped(keys, ttl_arg, body)
     local dd, ttl, err = dedupe_args(keys, ttl_arg)
@@ -111,8 +118,8 @@ local function deduped(keys, ttl_arg, body)
             return prev
         end
     end
-    local res = body(keys[1], keys[2], keys[3], keys[4])
-    if res.err then
+    local res, unstored = body(keys[1], keys[2], keys[3], keys[4])
+    if res.err or unstored then
         return res
     end
     return dedupe_put(dd, ttl, res)
@@ -120,6 +127,30 @@ end
 
 local function remain_of(stock)
     return tonumber(redis.call('HGET', stock, 'remain')) or 0
+end
+
+-- The grab itself: {outcome, tid ("" unless OK or DUPLICATE), remain}.
+local function grab_as(stock, holders, tickets, events, sid, tid)
+    if redis.call('EXISTS', stock) == 0 then
+        return {GRAB_NO_ACTIVITY, '', 0}
+    end
+    local held = redis.call('HGET', holders, sid)
+    if held then
+        return {GRAB_DUPLICATE, held, remain_of(stock)}
+    end
+    local remain = remain_of(stock)
+    if remain <= 0 then
+        return {GRAB_SOLD_OUT, '', 0}
+    end
+    if redis.call('HEXISTS', tickets, tid) == 1 then
+        return fail('ticket id already in use')
+    end
+    remain = redis.call('HINCRBY', stock, 'remain', -1)
+    redis.call('HINCRBY', stock, 'sold', 1)
+    redis.call('HSET', holders, sid, tid)
+    redis.call('HSET', tickets, tid, VALID .. ':' .. sid)
+    event(events, 'g', sid, tid)
+    return {GRAB_OK, tid, remain}
 end
 
 --[[
@@ -140,27 +171,61 @@ local function grab(keys, args)
         return fail('bad ticket id')
     end
     return deduped(keys, args[3], function(stock, holders, tickets, events)
-        if redis.call('EXISTS', stock) == 0 then
-            return {GRAB_NO_ACTIVITY, '', 0}
-        end
-        local held = redis.call('HGET', holders, sid)
-        if held then
-            return {GRAB_DUPLICATE, held, remain_of(stock)}
-        end
-        local remain = remain_of(stock)
-        if remain <= 0 then
-            return {GRAB_SOLD_OUT, '', 0}
-        end
-        if redis.call('HEXISTS', tickets, tid) == 1 then
-            return fail('ticket id already in use')
-        end
-        remain = redis.call('HINCRBY', stock, 'remain', -1)
-        redis.call('HINCRBY', stock, 'sold', 1)
-        redis.call('HSET', holders, sid, tid)
-        redis.call('HSET', tickets, tid, VALID .. ':' .. sid)
-        event(events, 'g', sid, tid)
-        return {GRAB_OK, tid, remain}
+        return grab_as(stock, holders, tickets, events, sid, tid)
     end)
+end
+
+-- The student id of a cached binding value; nil, false for "not bound";
+-- nil, nil when the value is not one ticketd wrote.
+local function binding_sid(v)
+    if v == 'n' then
+        return nil, false
+    end
+    local n, sid = string.match(v, '^vB1(%d+):(.*),$')
+    if n and #sid == tonumber(n) and valid_sid(sid) then
+        return sid
+    end
+    return nil, nil
+end
+
+--[[
+tk_grab_bound KEYS: stock holders tickets events dedupe binding
+              ARGV: new_tid dedupe_ttl_s
+-> {outcome, tid, remain, sid}
+tk_grab for the student the binding names: a grab of one round trip
+instead of two (the binding, then tk_grab). A stored outcome of the
+message comes first, as in tk_grab, with sid "". Then the binding:
+missing or unreadable -> NOT_CACHED, null marker -> UNBOUND; neither is
+stored under the dedupe key (no grab ran), and the caller resolves the
+binding by cache-aside and calls tk_grab.
+]]
+local function grab_bound(keys, args)
+    local tid = args[1]
+    if #keys ~= 6 then
+        return fail('tk_grab_bound takes 6 keys')
+    end
+    if not valid_tid(tid) then
+        return fail('bad ticket id')
+    end
+    local sid
+    local res = deduped(keys, args[2], function(stock, holders, tickets, events)
+        local v = redis.call('GET', keys[6])
+        if not v then
+            return {GRAB_NOT_CACHED, '', 0}, true
+        end
+        local bound
+        sid, bound = binding_sid(v)
+        if not sid then
+            return {bound == false and GRAB_UNBOUND or GRAB_NOT_CACHED, '', 0},
+                true
+        end
+        return grab_as(stock, holders, tickets, events, sid, tid)
+    end)
+    if res.err then
+        return res
+    end
+    res[4] = sid or ''
+    return res
 end
 
 --[[
@@ -326,6 +391,7 @@ local function version()
 end
 
 redis.register_function('tk_grab', grab)
+redis.register_function('tk_grab_bound', grab_bound)
 redis.register_function('tk_refund', refund)
 redis.register_function('tk_checkin', checkin)
 redis.register_function('tk_load', load)

@@ -67,6 +67,9 @@ enum tk_grab_outcome {
     TK_GRAB_DUPLICATE = 1,  /* already holds a valid ticket (returned) */
     TK_GRAB_SOLD_OUT = 2,
     TK_GRAB_NO_ACTIVITY = 3, /* stock not loaded: not preheated or deleted */
+    /* tk_grab_bound only, with nothing done: the sender's binding is */
+    TK_GRAB_NOT_CACHED = 4, /* not in Redis (resolve it, then tk_grab) */
+    TK_GRAB_UNBOUND = 5,    /* cached as "not bound" */
 };
 
 enum tk_refund_outcome {

@@ -997,46 +997,68 @@ reply_copy(const redisReply *reply, char *dst, size_t size)
     return true;
 }
 
-/* {outcome, tid, remain-or-sid} from tk_grab, tk_refund, tk_checkin. */
+/* The replies of the order functions: {outcome, tid, then these}. */
+enum result_shape {
+    RESULT_REMAIN,     /* remain: tk_grab, tk_refund */
+    RESULT_SID,        /* sid: tk_checkin */
+    RESULT_REMAIN_SID, /* remain, sid (may be ""): tk_grab_bound */
+};
+
 static int
-parse_result(const char *what, const redisReply *reply, bool with_sid,
-             struct tk_redis_result *res)
+parse_result(const char *what, const redisReply *reply,
+             enum result_shape shape, struct tk_redis_result *res)
 {
+    size_t n = shape == RESULT_REMAIN_SID ? 4 : 3;
+    int64_t max = shape == RESULT_REMAIN_SID ? TK_GRAB_UNBOUND : 3;
     int64_t outcome;
 
     memset(res, 0, sizeof(*res));
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n ||
         !reply_i64(reply->element[0], &outcome) || outcome < 0 ||
-        outcome > 3 ||
+        outcome > max ||
         !reply_copy(reply->element[1], res->ticket_id,
                     sizeof(res->ticket_id))) {
         return unexpected(what, reply);
     }
-    if (with_sid ? !reply_copy(reply->element[2], res->student_id,
-                               sizeof(res->student_id))
-                 : !reply_i64(reply->element[2], &res->remain)) {
+    if (shape == RESULT_SID ? !reply_copy(reply->element[2], res->student_id,
+                                          sizeof(res->student_id))
+                            : !reply_i64(reply->element[2], &res->remain)) {
+        return unexpected(what, reply);
+    }
+    if (shape == RESULT_REMAIN_SID &&
+        (!reply_copy(reply->element[3], res->student_id,
+                     sizeof(res->student_id)) ||
+         (res->student_id[0] != '\0' && !sid_is_valid(res->student_id)))) {
         return unexpected(what, reply);
     }
     res->outcome = (int)outcome;
     return 0;
 }
 
-/* tk_grab and tk_refund: KEYS stock holders tickets events [dedupe]. */
+/*
+ * tk_grab and tk_refund: KEYS stock holders tickets events [dedupe], ARGV
+ * sid [tid] [ttl]; tk_grab_bound (openid instead of sid): KEYS stock
+ * holders tickets events dedupe binding, ARGV tid ttl.
+ */
 static int
 order_call(struct tk_redis *r, const char *fn, int64_t act, const char *sid,
-           const char *tid, const char *msgkey, int dedupe_ttl_s,
-           struct tk_redis_result *res)
+           const char *openid, const char *tid, const char *msgkey,
+           int dedupe_ttl_s, struct tk_redis_result *res)
 {
-    char keys[5][TK_KEY_BUF];
+    char keys[6][TK_KEY_BUF];
     char ttl[16];
     const char *argv[12];
     bool dedupe = msgkey != NULL && msgkey[0] != '\0';
+    int nkeys = openid != NULL ? 6 : dedupe ? 5 : 4;
     int argc = 0;
     redisReply *reply;
     int rc;
 
-    if (!sid_is_valid(sid)) {
-        tk_err("%s: bad student id", fn);
+    if (openid != NULL ? !dedupe || openid[0] == '\0' ||
+                             strlen(openid) > TK_OPENID_MAX
+                       : !sid_is_valid(sid)) {
+        tk_err("%s: bad %s", fn, openid != NULL ? "openid or no dedupe key"
+                                                : "student id");
         return -EINVAL;
     }
     if (dedupe && (strlen(msgkey) > MSGKEY_MAX || dedupe_ttl_s < 1 ||
@@ -1048,17 +1070,21 @@ order_call(struct tk_redis *r, const char *fn, int64_t act, const char *sid,
     tk_key_holders(keys[1], act);
     tk_key_tickets(keys[2], act);
     tk_key_events(keys[3], act);
-    argv[argc++] = "FCALL";
-    argv[argc++] = fn;
-    argv[argc++] = dedupe ? "5" : "4";
-    for (int i = 0; i < 4; i++) {
-        argv[argc++] = keys[i];
-    }
     if (dedupe) {
         tk_key_dedupe(keys[4], act, msgkey);
-        argv[argc++] = keys[4];
     }
-    argv[argc++] = sid;
+    if (openid != NULL) {
+        tk_key_binding(keys[5], openid);
+    }
+    argv[argc++] = "FCALL";
+    argv[argc++] = fn;
+    argv[argc++] = nkeys == 6 ? "6" : nkeys == 5 ? "5" : "4";
+    for (int i = 0; i < nkeys; i++) {
+        argv[argc++] = keys[i];
+    }
+    if (openid == NULL) {
+        argv[argc++] = sid;
+    }
     if (tid != NULL) {
         argv[argc++] = tid;
     }
@@ -1070,7 +1096,8 @@ order_call(struct tk_redis *r, const char *fn, int64_t act, const char *sid,
     if (rc < 0) {
         return rc;
     }
-    rc = parse_result(fn, reply, false, res);
+    rc = parse_result(fn, reply,
+                      openid != NULL ? RESULT_REMAIN_SID : RESULT_REMAIN, res);
     freeReplyObject(reply);
     return rc;
 }
@@ -1083,8 +1110,20 @@ tk_redis_grab(struct tk_redis *r, int64_t act, const char *sid,
     char tid[TK_TICKET_ID_MAX + 1];
 
     tk_random_hex(tid, 8);
-    return order_call(r, "tk_grab", act, sid, tid, msgkey, dedupe_ttl_s,
-                      res);
+    return order_call(r, "tk_grab", act, sid, NULL, tid, msgkey,
+                      dedupe_ttl_s, res);
+}
+
+int
+tk_redis_grab_bound(struct tk_redis *r, int64_t act, const char *openid,
+                    const char *msgkey, int dedupe_ttl_s,
+                    struct tk_redis_result *res)
+{
+    char tid[TK_TICKET_ID_MAX + 1];
+
+    tk_random_hex(tid, 8);
+    return order_call(r, "tk_grab_bound", act, NULL, openid, tid, msgkey,
+                      dedupe_ttl_s, res);
 }
 
 int
@@ -1092,8 +1131,8 @@ tk_redis_refund(struct tk_redis *r, int64_t act, const char *sid,
                 const char *msgkey, int dedupe_ttl_s,
                 struct tk_redis_result *res)
 {
-    return order_call(r, "tk_refund", act, sid, NULL, msgkey, dedupe_ttl_s,
-                      res);
+    return order_call(r, "tk_refund", act, sid, NULL, NULL, msgkey,
+                      dedupe_ttl_s, res);
 }
 
 int
@@ -1130,7 +1169,7 @@ tk_redis_checkin(struct tk_redis *r, int64_t act, const char *ticket_id,
     if (rc < 0) {
         return rc;
     }
-    rc = parse_result("tk_checkin", reply, true, res);
+    rc = parse_result("tk_checkin", reply, RESULT_SID, res);
     freeReplyObject(reply);
     return rc;
 }

@@ -171,7 +171,7 @@ int tk_redis_stock(struct tk_redis *r, int64_t act,
 struct tk_redis_result {
     int outcome; /* enum tk_grab_outcome / tk_refund_outcome / ... */
     char ticket_id[TK_TICKET_ID_MAX + 1]; /* "" when none is concerned */
-    char student_id[TK_SID_MAX + 1];      /* check-in: the holder */
+    char student_id[TK_SID_MAX + 1];      /* check-in: the holder; tk_grab_bound */
     int64_t remain; /* grab, refund: stock left after the call */
 };
 
@@ -188,6 +188,20 @@ struct tk_redis_result {
 int tk_redis_grab(struct tk_redis *r, int64_t act, const char *sid,
                   const char *msgkey, int dedupe_ttl_s,
                   struct tk_redis_result *res);
+
+/*
+ * tk_grab_bound: tk_redis_grab for the student whom openid's cached
+ * binding (tk_key_binding) names, read by the function itself, so that a
+ * grab costs one round trip instead of two. msgkey is required. Besides
+ * the outcomes of tk_grab, TK_GRAB_NOT_CACHED (no usable binding in
+ * Redis) and TK_GRAB_UNBOUND (cached as not bound) say that nothing was
+ * done or stored. res->student_id is the student ("" for a stored
+ * outcome). The binding key lies on another hash slot than the
+ * activity's: not for Redis Cluster (redis.one_trip_grab).
+ */
+int tk_redis_grab_bound(struct tk_redis *r, int64_t act, const char *openid,
+                        const char *msgkey, int dedupe_ttl_s,
+                        struct tk_redis_result *res);
 
 /* tk_refund of sid's valid ticket; dedupe as for tk_redis_grab. */
 int tk_redis_refund(struct tk_redis *r, int64_t act, const char *sid,

@@ -1,6 +1,9 @@
 /*
  * The /wechat route (wx.h). Round trips to Redis per message, caches warm:
- *   抢票 / 退票   1 pipeline (binding + stored outcome), then 1 FCALL
+ *   抢票          1 FCALL tk_grab_bound (binding read by the function;
+ *                redis.one_trip_grab), when open and not flagged sold out
+ *   退票, 抢票     1 pipeline (binding + stored outcome), then 1 FCALL
+ *   otherwise
  *   sold out     1 (the worker-local flag answers without the FCALL)
  *   解绑          1 (stored reply), the unbind, then 1 SET NX of the reply
  *   reads        1 (binding; 抢啥 none), then the command's own reads
@@ -445,11 +448,63 @@ refund_reply(struct wxr *w, const struct tk_activity *a,
 }
 
 /*
- * 抢票 and 退票. The activity comes first (worker-local, usually no I/O),
- * so that one pipeline fetches the binding and this message's stored
- * outcome. A stored outcome means a retry: the window checks and the
- * sold-out flag are skipped (they might have changed since) and the FCALL
- * returns the stored outcome and ticket id without acting.
+ * Whether a 抢票 for a (found) may go by tk_grab_bound: the activity is
+ * visible and open and no sold-out flag is up, so that whatever the
+ * function answers (a stored outcome included) is what the two-trip path
+ * would answer too.
+ */
+static bool
+one_trip(const struct wxr *w, const struct tk_activity *a)
+{
+    return w->ctx->conf->redis.one_trip_grab && w->msgkey[0] != '\0' &&
+           w->cmd.arg != TK_WX_CMD_ARG_NONE && is_visible(a) &&
+           w->now >= a->book_start && w->now < a->book_end &&
+           !tk_cache_local_sold_out_flagged(tk_ctx_local(w->ctx), a->id);
+}
+
+/*
+ * 抢票 in one round trip: tk_grab_bound reads the binding and this
+ * message's stored outcome itself. 1 answered, 0 the binding is not in
+ * Redis (nothing was done: resolve it and grab as usual), < 0 error.
+ */
+static int
+grab_one_trip(struct wxr *w, const struct tk_activity *a)
+{
+    struct tk_redis_result res;
+    int rc;
+
+    if (over_deadline(w)) {
+        return -ETIMEDOUT;
+    }
+    rc = tk_redis_grab_bound(w->r, a->id, w->msg->from_user, w->msgkey,
+                             w->ctx->conf->wechat.dedupe_ttl_s, &res);
+    if (rc < 0) {
+        return rc;
+    }
+    switch (res.outcome) {
+    case TK_GRAB_NOT_CACHED:
+        return 0;
+    case TK_GRAB_UNBOUND:
+        w->bound = 0;
+        w->outcome = "unbound";
+        rc = say_bind_first(w);
+        break;
+    default:
+        w->bound = 1;
+        memcpy(w->sid, res.student_id, sizeof(w->sid));
+        rc = grab_reply(w, a, &res);
+        break;
+    }
+    return rc < 0 ? rc : 1;
+}
+
+/*
+ * 抢票 and 退票. The activity comes first (worker-local, usually no I/O).
+ * An open grab then goes by grab_one_trip; otherwise, and when that finds
+ * no cached binding, one pipeline fetches the binding and this message's
+ * stored outcome. A stored outcome means a retry: the window checks and
+ * the sold-out flag are skipped (they might have changed since) and the
+ * FCALL returns the stored outcome and ticket id without acting.
  */
 static int
 cmd_order(struct wxr *w, bool grab)
@@ -465,6 +520,27 @@ cmd_order(struct wxr *w, bool grab)
     act = activity_of_command(w, a);
     if (act < 0) {
         return act;
+    }
+    if (grab && act == 1 && one_trip(w, a)) {
+        rc = grab_one_trip(w, a);
+        if (rc != 0) {
+            return rc < 0 ? rc : 0;
+        }
+        /* The function looked for a stored outcome too: none. */
+        rc = binding_resolve(w, NULL, 0);
+        if (rc < 0) {
+            return rc;
+        }
+        if (!w->bound) {
+            w->outcome = "unbound";
+            return say_bind_first(w);
+        }
+        if (over_deadline(w)) {
+            return -ETIMEDOUT;
+        }
+        rc = tk_redis_grab(w->r, a->id, w->sid, w->msgkey,
+                           w->ctx->conf->wechat.dedupe_ttl_s, &res);
+        return rc < 0 ? rc : grab_reply(w, a, &res);
     }
     tk_key_binding(kb[0], w->msg->from_user);
     if (act == 1 && is_visible(a)) {

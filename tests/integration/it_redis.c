@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "cache.h"
 #include "it.h"
 #include "keys.h"
 #include "model.h"
@@ -266,6 +268,104 @@ test_dedupe_replays_the_outcome(void **state)
     load(r, 9, 1);
     assert_int_equal(tk_redis_grab(r, 9, "s1", "msg-4", 60, &other), 0);
     assert_int_equal(other.outcome, TK_GRAB_NO_ACTIVITY);
+}
+
+/* Caches openid's binding as ticketd's cache-aside layer does: "v" and
+ * the encoded student id, or "n" (not bound) when sid is NULL. */
+static void
+cache_binding(struct tk_redis *r, const char *openid, const char *sid)
+{
+    struct tk_buf v = TK_BUF_INIT;
+    char k[TK_KEY_BUF];
+
+    tk_buf_addc(&v, sid != NULL ? 'v' : 'n');
+    if (sid != NULL) {
+        tk_cache_encode_binding(&v, sid);
+    }
+    tk_key_binding(k, openid);
+    assert_int_equal(tk_redis_set(r, k, v.data, v.len, 60000), 0);
+    tk_buf_release(&v);
+}
+
+/*
+ * tk_grab_bound (one round trip): grabs for the student the cached
+ * binding names, replays a stored outcome like tk_grab, and does and
+ * stores nothing when the binding is missing, unreadable or "not bound".
+ */
+static void
+test_grab_bound(void **state)
+{
+    struct tk_redis *r = *state;
+    struct tk_redis_result res, again;
+    char k[TK_KEY_BUF], bind[TK_KEY_BUF];
+
+    it_flush(r);
+    load(r, 40, 1);
+    tk_key_binding(bind, "oA");
+
+    /* Not cached: nothing done, nothing stored for the message. */
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &res), 0);
+    assert_int_equal(res.outcome, TK_GRAB_NOT_CACHED);
+    assert_string_equal(res.student_id, "");
+    tk_key_dedupe(k, 40, "m1");
+    assert_int_equal(it_int(r, "EXISTS", k, NULL), 0);
+    /* Unreadable values are "not cached" too (the caller reloads). */
+    assert_int_equal(tk_redis_set(r, bind, "vB1x", 4, 60000), 0);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &res), 0);
+    assert_int_equal(res.outcome, TK_GRAB_NOT_CACHED);
+    assert_int_equal(tk_redis_set(r, bind, "vB13:s1,", 8, 60000), 0);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &res), 0);
+    assert_int_equal(res.outcome, TK_GRAB_NOT_CACHED);
+    assert_int_equal(tk_redis_set(r, bind, "vB13:s\n1,", 9, 60000), 0);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &res), 0);
+    assert_int_equal(res.outcome, TK_GRAB_NOT_CACHED);
+    /* Cached as not bound. */
+    cache_binding(r, "oA", NULL);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &res), 0);
+    assert_int_equal(res.outcome, TK_GRAB_UNBOUND);
+    assert_int_equal(it_int(r, "EXISTS", k, NULL), 0);
+    assert_int_equal(xlen(r, 40), 0);
+
+    /* Bound: the grab, for that student, with its retry record. */
+    cache_binding(r, "oA", "2020011001");
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &res), 0);
+    assert_int_equal(res.outcome, TK_GRAB_OK);
+    assert_string_equal(res.student_id, "2020011001");
+    assert_true(is_ticket_id(res.ticket_id));
+    assert_int_equal(res.remain, 0);
+    tk_key_holders(k, 40);
+    assert_int_equal(it_int(r, "HEXISTS", k, "2020011001", NULL), 1);
+    assert_int_equal(xlen(r, 40), 1);
+    /* A retry gets the stored outcome, even once unbound meanwhile. */
+    cache_binding(r, "oA", NULL);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &again), 0);
+    assert_int_equal(again.outcome, TK_GRAB_OK);
+    assert_string_equal(again.ticket_id, res.ticket_id);
+    assert_string_equal(again.student_id, "");
+    assert_int_equal(xlen(r, 40), 1);
+    /* tk_grab sees the same ticket; another student finds none left. */
+    assert_int_equal(tk_redis_grab(r, 40, "2020011001", "m2", 60, &again),
+                     0);
+    assert_int_equal(again.outcome, TK_GRAB_DUPLICATE);
+    assert_string_equal(again.ticket_id, res.ticket_id);
+    cache_binding(r, "oB", "2020011002");
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oB", "m3", 60, &again), 0);
+    assert_int_equal(again.outcome, TK_GRAB_SOLD_OUT);
+    assert_string_equal(again.student_id, "2020011002");
+    assert_int_equal(check_invariants(r, 40), 1);
+    assert_int_equal(tk_redis_grab_bound(r, 41, "oB", "m4", 60, &again), 0);
+    assert_int_equal(again.outcome, TK_GRAB_NO_ACTIVITY);
+
+    /* It needs a message key and an openid; bad input changes nothing. */
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oB", NULL, 60, &again),
+                     -EINVAL);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oB", "", 60, &again),
+                     -EINVAL);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "", "m5", 60, &again),
+                     -EINVAL);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oB", "m5", 0, &again),
+                     -EINVAL);
+    assert_int_equal(xlen(r, 40), 1);
 }
 
 static void
@@ -814,6 +914,7 @@ main(void)
         cmocka_unit_test(test_functions_loaded_and_versioned),
         cmocka_unit_test(test_grab_basics),
         cmocka_unit_test(test_dedupe_replays_the_outcome),
+        cmocka_unit_test(test_grab_bound),
         cmocka_unit_test(test_refund_then_regrab),
         cmocka_unit_test(test_checkin_and_used_refund),
         cmocka_unit_test(test_load_init_and_reset),

@@ -88,6 +88,7 @@ test_good_file(void **state)
     assert_int_equal(c.cache.lock_ttl_ms, 3000);
     assert_int_equal(c.fcgi.backlog, 1024);
     assert_true(c.redis.pipeline);
+    assert_true(c.redis.one_trip_grab);
     assert_string_equal(c.log.level, "info");
     tk_conf_release(&c);
     free(errs);
@@ -106,9 +107,12 @@ test_redis_pipeline_off(void **state)
     char *errs;
 
     (void)state;
-    assert_int_equal(
-        load(MINIMAL "redis: { pipeline = false; }\n", 0600, &c, &errs), 0);
+    assert_int_equal(load(MINIMAL "redis: { pipeline = false;\n"
+                                  "  one_trip_grab = false; }\n",
+                          0600, &c, &errs),
+                     0);
     assert_false(c.redis.pipeline);
+    assert_false(c.redis.one_trip_grab);
     tk_conf_release(&c);
     free(errs);
     /* An integer is not a boolean here either. */
