@@ -104,8 +104,7 @@ end
 Runs body(stock, holders, tickets, events) under the WeChat retry record
 (KEYS[5], TTL ttl_arg) when one is given: a stored outcome is returned
 unchanged and body does not run; otherwise body's outcome is stored with
-the TTL. Error replies are returned and never stored, nor is an outcome
-body returns with a second value true (nothing was done: no grab ran).
+the TTL. Error replies are returned and never stored.
 ]]
 local function deduped(keys, ttl_arg, body)
     local dd, ttl, err = dedupe_args(keys, ttl_arg)
@@ -118,8 +117,8 @@ local function deduped(keys, ttl_arg, body)
             return prev
         end
     end
-    local res, unstored = body(keys[1], keys[2], keys[3], keys[4])
-    if res.err or unstored then
+    local res = body(keys[1], keys[2], keys[3], keys[4])
+    if res.err then
         return res
     end
     return dedupe_put(dd, ttl, res)
@@ -193,11 +192,11 @@ tk_grab_bound KEYS: stock holders tickets events dedupe binding
               ARGV: new_tid dedupe_ttl_s
 -> {outcome, tid, remain, sid}
 tk_grab for the student the binding names: a grab of one round trip
-instead of two (the binding, then tk_grab). A stored outcome of the
-message comes first, as in tk_grab, with sid "". Then the binding:
-missing or unreadable -> NOT_CACHED, null marker -> UNBOUND; neither is
-stored under the dedupe key (no grab ran), and the caller resolves the
-binding by cache-aside and calls tk_grab.
+instead of two (the binding and the stored outcome, then tk_grab). The
+binding comes first, as on that path: missing or unreadable ->
+NOT_CACHED, null marker -> UNBOUND, with nothing read or written under
+the dedupe key, and the caller resolves the binding by cache-aside and
+calls tk_grab. Then it is tk_grab, stored outcome and all.
 ]]
 local function grab_bound(keys, args)
     local tid = args[1]
@@ -207,24 +206,21 @@ local function grab_bound(keys, args)
     if not valid_tid(tid) then
         return fail('bad ticket id')
     end
-    local sid
-    local res = deduped(keys, args[2], function(stock, holders, tickets, events)
-        local v = redis.call('GET', keys[6])
-        if not v then
-            return {GRAB_NOT_CACHED, '', 0}, true
-        end
-        local bound
+    local v = redis.call('GET', keys[6])
+    local sid, bound
+    if v then
         sid, bound = binding_sid(v)
-        if not sid then
-            return {bound == false and GRAB_UNBOUND or GRAB_NOT_CACHED, '', 0},
-                true
-        end
+    end
+    if not sid then
+        return {bound == false and GRAB_UNBOUND or GRAB_NOT_CACHED, '', 0, ''}
+    end
+    local res = deduped(keys, args[2], function(stock, holders, tickets, events)
         return grab_as(stock, holders, tickets, events, sid, tid)
     end)
     if res.err then
         return res
     end
-    res[4] = sid or ''
+    res[4] = sid
     return res
 end
 

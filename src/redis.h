@@ -195,8 +195,8 @@ int tk_redis_grab(struct tk_redis *r, int64_t act, const char *sid,
  * grab costs one round trip instead of two. msgkey is required. Besides
  * the outcomes of tk_grab, TK_GRAB_NOT_CACHED (no usable binding in
  * Redis) and TK_GRAB_UNBOUND (cached as not bound) say that nothing was
- * done or stored. res->student_id is the student ("" for a stored
- * outcome). The binding key lies on another hash slot than the
+ * done, nor the stored outcome looked at. res->student_id is the student
+ * (for those two, ""). The binding key lies on another hash slot than the
  * activity's: not for Redis Cluster (redis.one_trip_grab).
  */
 int tk_redis_grab_bound(struct tk_redis *r, int64_t act, const char *openid,

@@ -463,7 +463,7 @@ one_trip(const struct wxr *w, const struct tk_activity *a)
 }
 
 /*
- * 抢票 in one round trip: tk_grab_bound reads the binding and this
+ * 抢票 in one round trip: tk_grab_bound reads the binding and then this
  * message's stored outcome itself. 1 answered, 0 the binding is not in
  * Redis (nothing was done: resolve it and grab as usual), < 0 error.
  */
@@ -526,7 +526,7 @@ cmd_order(struct wxr *w, bool grab)
         if (rc != 0) {
             return rc < 0 ? rc : 0;
         }
-        /* The function looked for a stored outcome too: none. */
+        /* tk_grab below looks for the stored outcome. */
         rc = binding_resolve(w, NULL, 0);
         if (rc < 0) {
             return rc;

@@ -289,8 +289,9 @@ cache_binding(struct tk_redis *r, const char *openid, const char *sid)
 
 /*
  * tk_grab_bound (one round trip): grabs for the student the cached
- * binding names, replays a stored outcome like tk_grab, and does and
- * stores nothing when the binding is missing, unreadable or "not bound".
+ * binding names, replays a stored outcome like tk_grab, and does, stores
+ * and replays nothing when the binding is missing, unreadable or "not
+ * bound", as the two-trip path (binding first) does.
  */
 static void
 test_grab_bound(void **state)
@@ -336,12 +337,21 @@ test_grab_bound(void **state)
     tk_key_holders(k, 40);
     assert_int_equal(it_int(r, "HEXISTS", k, "2020011001", NULL), 1);
     assert_int_equal(xlen(r, 40), 1);
-    /* A retry gets the stored outcome, even once unbound meanwhile. */
-    cache_binding(r, "oA", NULL);
+    /* A retry gets the stored outcome... */
     assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &again), 0);
     assert_int_equal(again.outcome, TK_GRAB_OK);
     assert_string_equal(again.ticket_id, res.ticket_id);
-    assert_string_equal(again.student_id, "");
+    assert_string_equal(again.student_id, "2020011001");
+    assert_int_equal(xlen(r, 40), 1);
+    /* ...but not another sender whose message has the same key, nor the
+     * sender once unbound: the binding comes first. */
+    cache_binding(r, "oC", NULL);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oC", "m1", 60, &again), 0);
+    assert_int_equal(again.outcome, TK_GRAB_UNBOUND);
+    assert_string_equal(again.ticket_id, "");
+    cache_binding(r, "oA", NULL);
+    assert_int_equal(tk_redis_grab_bound(r, 40, "oA", "m1", 60, &again), 0);
+    assert_int_equal(again.outcome, TK_GRAB_UNBOUND);
     assert_int_equal(xlen(r, 40), 1);
     /* tk_grab sees the same ticket; another student finds none left. */
     assert_int_equal(tk_redis_grab(r, 40, "2020011001", "m2", 60, &again),
