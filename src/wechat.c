@@ -551,34 +551,21 @@ tk_wx_reply_seal(const struct tk_wx *wx, const struct tk_wx_inbound *in,
                           random, out);
 }
 
-static bool
-key_safe(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 size_t
 tk_wx_dedupe_key(const struct tk_wx_msg *msg,
                  char out[TK_WX_DEDUPE_KEY_MAX + 1])
 {
-    size_t n = strlen(msg->msg_id);
+    if (msg->msg_id[0] != '\0') {
+        /* The sender too: a stored outcome must never answer another
+         * user's message, whatever MsgId it carries. */
+        struct iovec iov[3] = {
+            {(void *)msg->from_user, strlen(msg->from_user)},
+            {(void *)"|", 1},
+            {(void *)msg->msg_id, strlen(msg->msg_id)},
+        };
 
-    if (n > 0) {
-        if (n <= TK_WX_DEDUPE_KEY_MAX - 1 && key_safe(msg->msg_id, n)) {
-            out[0] = 'm';
-            memcpy(out + 1, msg->msg_id, n + 1);
-            return n + 1;
-        }
-        out[0] = 'h';
-        tk_sha1_hex(msg->msg_id, n, out + 1);
+        out[0] = 'm';
+        tk_sha1_hexv(iov, TK_ARRAY_SIZE(iov), out + 1);
     } else {
         /* Events: CreateTime has a one-second resolution, so Event and
          * EventKey tell two taps in the same second apart. */

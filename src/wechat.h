@@ -182,10 +182,10 @@ int tk_wx_envelope(const struct tk_wx *wx, int key, const char *xml,
 
 /*
  * The retry dedupe key of msg into out (TK_WX_DEDUPE_KEY_MAX + 1 bytes):
- * "m" + MsgId when that is short and only [0-9A-Za-z_-]; otherwise "h" +
- * SHA-1 hex of the MsgId, or "e" + SHA-1 hex of
- * FromUserName|CreateTime|Event|EventKey for events. Always safe inside a
- * Redis key. Returns the length.
+ * "m" + SHA-1 hex of FromUserName|MsgId, or "e" + SHA-1 hex of
+ * FromUserName|CreateTime|Event|EventKey for events: a WeChat retry of a
+ * message maps to its key, another user's message never does. Always
+ * safe inside a Redis key. Returns the length.
  */
 size_t tk_wx_dedupe_key(const struct tk_wx_msg *msg,
                         char out[TK_WX_DEDUPE_KEY_MAX + 1]);

@@ -246,6 +246,8 @@ for i in 1 2 3; do
     t_eq "retry $i: the same MsgId gets the identical reply, even sold out" "$first" "$again"
 done
 t_eq "retry: stock unchanged by the retries" "$stock" "$(redis_stock "$retry_id")"
+t_contains "retry: the same MsgId from another student is not a retry (sold out)" "票已经被抢光" \
+    "$(content --openid owxr2 --msgid 880001 "抢票 wxretry")"
 # entries-added, not XLEN: the persister trims what it has applied.
 t_eq "retry: one event ever added to the stream" 1 \
     "$(rcli XINFO STREAM "tk:{a:$retry_id}:events" | sed -n '/^entries-added$/{n;p;}')"

@@ -850,13 +850,25 @@ test_dedupe_key(void **state)
     char k1[TK_WX_DEDUPE_KEY_MAX + 1], k2[TK_WX_DEDUPE_KEY_MAX + 1];
 
     (void)state;
+    /* Messages: FromUserName|MsgId, hashed. */
+    tk_strlcpy(m->from_user, "oUser", sizeof(m->from_user));
     tk_strlcpy(m->msg_id, "6054768590064713728", sizeof(m->msg_id));
-    assert_int_equal(tk_wx_dedupe_key(m, k1), 20);
-    assert_string_equal(k1, "m6054768590064713728");
-    /* Anything outside [A-Za-z0-9_-] is hashed. */
+    assert_int_equal(tk_wx_dedupe_key(m, k1), 41);
+    assert_int_equal(k1[0], 'm');
+    {
+        char want[TK_SHA1_HEX_LEN + 1];
+        const char *raw = "oUser|6054768590064713728";
+
+        tk_sha1_hex(raw, strlen(raw), want);
+        assert_string_equal(k1 + 1, want);
+    }
+    /* The same MsgId from another user is another message. */
+    tk_strlcpy(m->from_user, "oOther", sizeof(m->from_user));
+    tk_wx_dedupe_key(m, k2);
+    assert_string_not_equal(k1, k2);
+    /* Any bytes in the MsgId are fine: only hex reaches the key. */
     tk_strlcpy(m->msg_id, "a b*{x}", sizeof(m->msg_id));
     assert_int_equal(tk_wx_dedupe_key(m, k1), 41);
-    assert_int_equal(k1[0], 'h');
     assert_int_equal(strspn(k1 + 1, "0123456789abcdef"), 40);
     /* Events: FromUserName|CreateTime|Event|EventKey, hashed. */
     m->msg_id[0] = '\0';
