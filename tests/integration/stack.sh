@@ -60,7 +60,16 @@ if stk up >"$life/up1.log" 2>&1; then
     t_eq "down leaves no process behind" 0 "$left"
     out=$(stk status 2>&1)
     t_eq "status after down: everything stopped" 5 "$(grep -c ' stopped' <<<"$out")"
-    if stk up >"$life/up2.log" 2>&1; then
+    # The DIR keeps its ports: other ones are refused (its ticketd.conf
+    # would disagree), none at all means the DIR's own.
+    out=$(TK_HTTP_PORT=$((life_ports[0] + 1)) "$root/scripts/stack" up --dir "$life" 2>&1)
+    t_contains "up with other ports than the DIR's is refused" \
+        "was set up with TK_HTTP_PORT=${life_ports[0]}, not $((life_ports[0] + 1))" "$out"
+    t_eq "... and starts nothing" 5 "$(stk status 2>&1 | grep -c ' stopped')"
+    if env -u TK_HTTP_PORT -u TK_REDIS_PORT -u TK_MYSQL_PORT \
+        "$root/scripts/stack" up --dir "$life" >"$life/up2.log" 2>&1; then
+        t_contains "up without ports uses the DIR's" "nginx on http://127.0.0.1:${life_ports[0]}" \
+            "$(cat "$life/up2.log")"
         t_eq "a later up keeps the Redis data" kept "$(redis-cli -s "$TK_REDIS_SOCK" GET tk:lifecycle)"
         t_eq "a later up keeps the MariaDB data" 1 "$(mariadb --socket="$TK_MYSQL_SOCK" -uticketd \
             -pticketd-stack-pw ticketd -N -B -e "SELECT COUNT(*) FROM admins WHERE username='lifecycle'")"
