@@ -1102,16 +1102,25 @@ order_call(struct tk_redis *r, const char *fn, int64_t act, const char *sid,
     return rc;
 }
 
+/* tk_grab (sid) or tk_grab_bound (openid), with a new random ticket id. */
+static int
+grab_call(struct tk_redis *r, int64_t act, const char *sid,
+          const char *openid, const char *msgkey, int dedupe_ttl_s,
+          struct tk_redis_result *res)
+{
+    char tid[TK_TICKET_ID_MAX + 1];
+
+    tk_random_hex(tid, 8);
+    return order_call(r, openid != NULL ? "tk_grab_bound" : "tk_grab", act,
+                      sid, openid, tid, msgkey, dedupe_ttl_s, res);
+}
+
 int
 tk_redis_grab(struct tk_redis *r, int64_t act, const char *sid,
               const char *msgkey, int dedupe_ttl_s,
               struct tk_redis_result *res)
 {
-    char tid[TK_TICKET_ID_MAX + 1];
-
-    tk_random_hex(tid, 8);
-    return order_call(r, "tk_grab", act, sid, NULL, tid, msgkey,
-                      dedupe_ttl_s, res);
+    return grab_call(r, act, sid, NULL, msgkey, dedupe_ttl_s, res);
 }
 
 int
@@ -1119,11 +1128,7 @@ tk_redis_grab_bound(struct tk_redis *r, int64_t act, const char *openid,
                     const char *msgkey, int dedupe_ttl_s,
                     struct tk_redis_result *res)
 {
-    char tid[TK_TICKET_ID_MAX + 1];
-
-    tk_random_hex(tid, 8);
-    return order_call(r, "tk_grab_bound", act, NULL, openid, tid, msgkey,
-                      dedupe_ttl_s, res);
+    return grab_call(r, act, NULL, openid, msgkey, dedupe_ttl_s, res);
 }
 
 int

@@ -843,6 +843,18 @@ test_reply_news(void **state)
     tk_buf_release(&longurl);
 }
 
+/* key is prefix + the SHA-1 hex of raw. */
+static void
+assert_hashed_key(const char *key, char prefix, const char *raw)
+{
+    char want[TK_SHA1_HEX_LEN + 1];
+
+    assert_int_equal(strlen(key), 1 + TK_SHA1_HEX_LEN);
+    assert_int_equal(key[0], prefix);
+    tk_sha1_hex(raw, strlen(raw), want);
+    assert_string_equal(key + 1, want);
+}
+
 static void
 test_dedupe_key(void **state)
 {
@@ -854,14 +866,7 @@ test_dedupe_key(void **state)
     tk_strlcpy(m->from_user, "oUser", sizeof(m->from_user));
     tk_strlcpy(m->msg_id, "6054768590064713728", sizeof(m->msg_id));
     assert_int_equal(tk_wx_dedupe_key(m, k1), 41);
-    assert_int_equal(k1[0], 'm');
-    {
-        char want[TK_SHA1_HEX_LEN + 1];
-        const char *raw = "oUser|6054768590064713728";
-
-        tk_sha1_hex(raw, strlen(raw), want);
-        assert_string_equal(k1 + 1, want);
-    }
+    assert_hashed_key(k1, 'm', "oUser|6054768590064713728");
     /* The same MsgId from another user is another message. */
     tk_strlcpy(m->from_user, "oOther", sizeof(m->from_user));
     tk_wx_dedupe_key(m, k2);
@@ -877,14 +882,7 @@ test_dedupe_key(void **state)
     tk_strlcpy(m->event, "CLICK", sizeof(m->event));
     tk_strlcpy(m->event_key, "BOOKING_ACTIVITY_1", sizeof(m->event_key));
     assert_int_equal(tk_wx_dedupe_key(m, k1), 41);
-    assert_int_equal(k1[0], 'e');
-    {
-        char want[TK_SHA1_HEX_LEN + 1];
-        const char *raw = "oUser|123456789|CLICK|BOOKING_ACTIVITY_1";
-
-        tk_sha1_hex(raw, strlen(raw), want);
-        assert_string_equal(k1 + 1, want);
-    }
+    assert_hashed_key(k1, 'e', "oUser|123456789|CLICK|BOOKING_ACTIVITY_1");
     /* A second tap in the same second on another button differs. */
     tk_strlcpy(m->event_key, "BOOKING_ACTIVITY_2", sizeof(m->event_key));
     tk_wx_dedupe_key(m, k2);
