@@ -500,11 +500,12 @@ grab_one_trip(struct wxr *w, const struct tk_activity *a)
 
 /*
  * 抢票 and 退票. The activity comes first (worker-local, usually no I/O).
- * An open grab then goes by grab_one_trip; otherwise, and when that finds
- * no cached binding, one pipeline fetches the binding and this message's
- * stored outcome. A stored outcome means a retry: the window checks and
- * the sold-out flag are skipped (they might have changed since) and the
- * FCALL returns the stored outcome and ticket id without acting.
+ * An open grab then goes by grab_one_trip (when that finds no cached
+ * binding: cache-aside, then tk_grab). Otherwise one pipeline fetches the
+ * binding and this message's stored outcome. A stored outcome means a
+ * retry: the window checks and the sold-out flag are skipped (they might
+ * have changed since) and the FCALL returns the stored outcome and ticket
+ * id without acting.
  */
 static int
 cmd_order(struct wxr *w, bool grab)
