@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "buf.h"
@@ -383,6 +385,45 @@ test_encrypt_round_trip(void **state)
     }
     tk_buf_release(&b);
     tk_buf_release(&m);
+}
+
+/*
+ * tk_random_bytes: fresh bytes on every call, across its buffer's refills
+ * and for large requests, and never the same bytes in a parent and its
+ * forked child (the buffer is per thread and survives fork()).
+ */
+static void
+test_random_bytes(void **state)
+{
+    unsigned char a[16], b[16], big[300], zero[300] = {0};
+    int fds[2];
+    pid_t pid;
+    int status;
+
+    (void)state;
+    tk_random_bytes(a, sizeof(a));
+    tk_random_bytes(b, sizeof(b));
+    assert_memory_not_equal(a, b, sizeof(a));
+    for (size_t n = 1; n <= 200; n++) { /* 20,100 bytes: many refills */
+        tk_random_bytes(big, n);
+    }
+    tk_random_bytes(big, sizeof(big)); /* past the buffer: RAND_bytes */
+    assert_memory_not_equal(big, zero, sizeof(big));
+
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tk_random_bytes(b, sizeof(b));
+        _exit(write(fds[1], b, sizeof(b)) == (ssize_t)sizeof(b) ? 0 : 1);
+    }
+    tk_random_bytes(a, sizeof(a));
+    assert_int_equal(read(fds[0], b, sizeof(b)), sizeof(b));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_memory_not_equal(a, b, sizeof(a));
+    close(fds[0]);
+    close(fds[1]);
 }
 
 static void
@@ -947,6 +988,7 @@ main(void)
         cmocka_unit_test(test_reply_truncates_on_utf8_boundary),
         cmocka_unit_test(test_reply_news),
         cmocka_unit_test(test_dedupe_key),
+        cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_init_from_conf),
     };
 
