@@ -516,7 +516,7 @@ cmd_order(struct wxr *w, bool grab)
     int found[2] = {0, 0};
     struct tk_redis_result res;
     int act = 0, rc;
-    bool retry;
+    bool retry, one = false; /* grab_one_trip ran: one_trip() held */
 
     act = activity_of_command(w, a);
     if (act < 0) {
@@ -527,33 +527,23 @@ cmd_order(struct wxr *w, bool grab)
         if (rc != 0) {
             return rc < 0 ? rc : 0;
         }
-        /* tk_grab below looks for the stored outcome. */
-        rc = binding_resolve(w, NULL, 0);
-        if (rc < 0) {
-            return rc;
-        }
-        if (!w->bound) {
-            w->outcome = "unbound";
-            return say_bind_first(w);
+        /* The binding is not in Redis: resolved below (found[0] is 0),
+         * then tk_grab looks for the stored outcome. */
+        one = true;
+    }
+    if (!one) {
+        tk_key_binding(kb[0], w->msg->from_user);
+        if (act == 1 && is_visible(a)) {
+            tk_key_dedupe(kb[1], a->id, w->msgkey);
         }
         if (over_deadline(w)) {
             return -ETIMEDOUT;
         }
-        rc = tk_redis_grab(w->r, a->id, w->sid, w->msgkey,
-                           w->ctx->conf->wechat.dedupe_ttl_s, &res);
-        return rc < 0 ? rc : grab_reply(w, a, &res);
-    }
-    tk_key_binding(kb[0], w->msg->from_user);
-    if (act == 1 && is_visible(a)) {
-        tk_key_dedupe(kb[1], a->id, w->msgkey);
-    }
-    if (over_deadline(w)) {
-        return -ETIMEDOUT;
-    }
-    rc = tk_redis_mget(w->r, keys, act == 1 && is_visible(a) ? 2 : 1,
-                       w->s->vals, found);
-    if (rc < 0) {
-        return rc;
+        rc = tk_redis_mget(w->r, keys, act == 1 && is_visible(a) ? 2 : 1,
+                           w->s->vals, found);
+        if (rc < 0) {
+            return rc;
+        }
     }
     rc = binding_resolve(w, &w->s->vals[0], found[0]);
     if (rc < 0) {
@@ -572,7 +562,7 @@ cmd_order(struct wxr *w, bool grab)
         return SAY(w, TK_TEXT_NO_ACTIVITY);
     }
     retry = found[1] != 0;
-    if (grab && !retry) {
+    if (grab && !retry && !one) {
         if (w->now < a->book_start) {
             char when[32];
 
