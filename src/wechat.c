@@ -555,32 +555,30 @@ size_t
 tk_wx_dedupe_key(const struct tk_wx_msg *msg,
                  char out[TK_WX_DEDUPE_KEY_MAX + 1])
 {
+    /* Messages: FromUserName|MsgId (the sender too: a stored outcome must
+     * never answer another user's message, whatever MsgId it carries).
+     * Events: FromUserName|CreateTime|Event|EventKey (CreateTime has a
+     * one-second resolution, so Event and EventKey tell two taps in the
+     * same second apart). */
+    struct iovec iov[7] = {
+        {(void *)msg->from_user, strlen(msg->from_user)},
+        {(void *)"|", 1},
+    };
+    size_t n = 2;
+
     if (msg->msg_id[0] != '\0') {
-        /* The sender too: a stored outcome must never answer another
-         * user's message, whatever MsgId it carries. */
-        struct iovec iov[3] = {
-            {(void *)msg->from_user, strlen(msg->from_user)},
-            {(void *)"|", 1},
-            {(void *)msg->msg_id, strlen(msg->msg_id)},
-        };
-
         out[0] = 'm';
-        tk_sha1_hexv(iov, TK_ARRAY_SIZE(iov), out + 1);
+        iov[n++] = (struct iovec){(void *)msg->msg_id, strlen(msg->msg_id)};
     } else {
-        /* Events: CreateTime has a one-second resolution, so Event and
-         * EventKey tell two taps in the same second apart. */
-        struct iovec iov[7] = {
-            {(void *)msg->from_user, strlen(msg->from_user)},
-            {(void *)"|", 1},
-            {(void *)msg->create_time_str, strlen(msg->create_time_str)},
-            {(void *)"|", 1},
-            {(void *)msg->event, strlen(msg->event)},
-            {(void *)"|", 1},
-            {(void *)msg->event_key, strlen(msg->event_key)},
-        };
-
         out[0] = 'e';
-        tk_sha1_hexv(iov, TK_ARRAY_SIZE(iov), out + 1);
+        iov[n++] = (struct iovec){(void *)msg->create_time_str,
+                                  strlen(msg->create_time_str)};
+        iov[n++] = (struct iovec){(void *)"|", 1};
+        iov[n++] = (struct iovec){(void *)msg->event, strlen(msg->event)};
+        iov[n++] = (struct iovec){(void *)"|", 1};
+        iov[n++] = (struct iovec){(void *)msg->event_key,
+                                  strlen(msg->event_key)};
     }
+    tk_sha1_hexv(iov, n, out + 1);
     return 1 + TK_SHA1_HEX_LEN;
 }
