@@ -375,7 +375,8 @@ tk_req_init(struct tk_req *req, struct tk_arena *arena, char *const *envp)
     req->cookie = "";
     req->remote_addr = "";
     req->content_length = -1;
-    /* One pass over the params: nginx sends about 20 and we want 8. */
+    /* One pass over the params. The shipped nginx site sends just these
+     * (etc/nginx/ticketd.conf); another front may send many more. */
     for (; *envp != NULL; envp++) {
         const char *e = *envp;
         const char *v = strchr(e, '=');

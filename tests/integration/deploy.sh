@@ -111,6 +111,13 @@ t_eq "the site never turns fastcgi_keep_conn on" "" \
     "$(grep -nE '^[^#]*fastcgi_keep_conn +on' "$site")"
 t_check "the site passes the arrival time as REQUEST_START_MS" \
     grep -qE '^ *fastcgi_param +REQUEST_START_MS +\$msec;' "$site"
+t_check "the site does not pass every request header as a parameter" \
+    grep -qE '^ *fastcgi_pass_request_headers +off;' "$site"
+for p in REQUEST_METHOD DOCUMENT_URI QUERY_STRING CONTENT_TYPE CONTENT_LENGTH \
+        HTTP_COOKIE REMOTE_ADDR; do
+    t_check "the site passes $p, which ticketd reads" \
+        grep -qE "^ *fastcgi_param +$p " "$site"
+done
 
 # --- make install / uninstall into a DESTDIR --------------------------------
 dest=$work/dest
