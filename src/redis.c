@@ -5,10 +5,16 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <unistd.h>
+
+#include <linux/futex.h>
 
 #include <hiredis/hiredis.h>
 
@@ -280,10 +286,21 @@ io_error:
 
 /* --- shared connection ------------------------------------------------ */
 
+enum { JOB_WAIT, JOB_LEAD, JOB_DONE };
+
 /*
  * One caller's commands, waiting for the connection or travelling on it.
  * It lives on the caller's stack, and so do the commands it points to: the
  * caller sleeps until the job is done, so both outlive every use.
+ *
+ * The caller sleeps on state itself (a futex), not on a condition variable
+ * under the queue's mutex: woken, it needs no lock, so the leader can wake
+ * the jobs of a batch without holding the mutex and no woken caller queues
+ * on it behind the leader (which cost a second sleep and wake-up per grab
+ * under load). Once state is JOB_DONE the caller may return at any time,
+ * and the wake-up that follows may reach a dead stack address: harmless,
+ * FUTEX_WAKE on it wakes nobody, or only someone who checks and sleeps
+ * again, as every futex waiter does.
  */
 struct mux_job {
     const struct tk_redis_command *cmds;
@@ -292,11 +309,29 @@ struct mux_job {
     int rc;
     bool retry;  /* may go once more, on a new connection */
     bool resend; /* the batch failed and this one goes again */
-    bool done;   /* under mu: rc and replies are final */
-    bool lead;   /* under mu: this caller sends the next batch */
-    pthread_cond_t cond;
+    _Atomic uint32_t state; /* JOB_DONE: rc and replies are final */
     struct mux_job *next;
 };
+
+static void
+job_wait(struct mux_job *j)
+{
+    while (atomic_load_explicit(&j->state, memory_order_acquire) ==
+           JOB_WAIT) {
+        /* Returns at once when state is no longer JOB_WAIT, on a signal
+         * and spuriously: the loop checks again. */
+        syscall(SYS_futex, &j->state, FUTEX_WAIT_PRIVATE, JOB_WAIT, NULL,
+                NULL, 0);
+    }
+}
+
+/* The last touch of j: its caller may return as soon as state is set. */
+static void
+job_set(struct mux_job *j, uint32_t state)
+{
+    atomic_store_explicit(&j->state, state, memory_order_release);
+    syscall(SYS_futex, &j->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
 
 /*
  * The connection and the queue of jobs waiting for it. No thread of its
@@ -447,24 +482,25 @@ io_error:
 }
 
 /*
- * With mu held, as the leader: sends batches until self's is answered,
- * then passes the connection to the first job still queued, or leaves it
- * idle. A job's waiter may return as soon as mu is released after its
- * done is set, so no job is touched after that.
+ * As the leader, mu not held: sends batches until self's is answered, then
+ * passes the connection to the first job still queued, or leaves it idle.
+ * A batch, once taken off the queue, is the leader's alone until each job
+ * in it is set done (or queued again to be resent).
  */
 static void
 mux_lead(struct tk_redis_mux *m, struct mux_job *self)
 {
-    while (!self->done) {
+    struct mux_job *next_leader;
+    bool answered = false;
+
+    pthread_mutex_lock(&m->mu);
+    while (!answered) {
         struct mux_job *batch = m->head, *resend = NULL, *rlast = NULL;
         size_t n = 0;
 
         m->head = m->tail = NULL;
         pthread_mutex_unlock(&m->mu);
         mux_send(m, batch);
-        pthread_mutex_lock(&m->mu);
-        m->connected = m->conn->c != NULL;
-        m->batches++;
         for (struct mux_job *j = batch, *next; j != NULL; j = next) {
             next = j->next;
             n++;
@@ -477,13 +513,15 @@ mux_lead(struct tk_redis_mux *m, struct mux_job *self)
                     resend = j;
                 }
                 rlast = j;
-                continue;
-            }
-            j->done = true;
-            if (j != self) {
-                pthread_cond_signal(&j->cond);
+            } else if (j == self) {
+                answered = true;
+            } else {
+                job_set(j, JOB_DONE);
             }
         }
+        pthread_mutex_lock(&m->mu);
+        m->connected = m->conn->c != NULL;
+        m->batches++;
         m->jobs += n;
         if (m->on_batch != NULL) {
             m->on_batch(m->on_batch_arg, n);
@@ -496,11 +534,14 @@ mux_lead(struct tk_redis_mux *m, struct mux_job *self)
             m->head = resend;
         }
     }
-    if (m->head != NULL) {
-        m->head->lead = true;
-        pthread_cond_signal(&m->head->cond);
-    } else {
+    next_leader = m->head;
+    if (next_leader == NULL) {
         m->busy = false;
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (next_leader != NULL) {
+        /* Still queued, so still waiting: not done before it has led. */
+        job_set(next_leader, JOB_LEAD);
     }
 }
 
@@ -512,8 +553,9 @@ mux_exchange(struct tk_redis *r, const struct tk_redis_command *cmds, size_t n,
     struct mux_job job = {
         .cmds = cmds, .n = n, .replies = replies, .retry = retry,
     };
+    bool lead = false;
 
-    pthread_cond_init(&job.cond, NULL);
+    atomic_init(&job.state, JOB_WAIT);
     pthread_mutex_lock(&m->mu);
     if (m->tail != NULL) {
         m->tail->next = &job;
@@ -523,16 +565,17 @@ mux_exchange(struct tk_redis *r, const struct tk_redis_command *cmds, size_t n,
     m->tail = &job;
     if (!m->busy) {
         m->busy = true;
-        job.lead = true;
-    }
-    while (!job.done && !job.lead) {
-        pthread_cond_wait(&job.cond, &m->mu);
-    }
-    if (!job.done) {
-        mux_lead(m, &job);
+        lead = true;
     }
     pthread_mutex_unlock(&m->mu);
-    pthread_cond_destroy(&job.cond);
+    if (!lead) {
+        job_wait(&job);
+        lead = atomic_load_explicit(&job.state, memory_order_acquire) ==
+               JOB_LEAD;
+    }
+    if (lead) {
+        mux_lead(m, &job);
+    }
     r->round_trips++;
     return job.rc;
 }
