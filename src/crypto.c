@@ -405,13 +405,20 @@ wx_ctx(void)
 static void
 wx_cipher_init(EVP_CIPHER_CTX *ctx, const unsigned char *key, int enc)
 {
+    /* Given the cipher, OpenSSL 3 frees the context's provider state and
+     * allocates it anew; without it (every call after the first) only the
+     * key, IV and direction are set. */
+    static _Thread_local bool has_cipher;
+
     /* IV = key[0..15]; WeChat pads to 32-byte blocks, which OpenSSL's
      * PKCS#7 (16-byte blocks) would reject half the time: padding off. */
-    if (EVP_CipherInit_ex(ctx, wx_aes, NULL, key, key, enc) != 1 ||
+    if (EVP_CipherInit_ex(ctx, has_cipher ? NULL : wx_aes, NULL, key, key,
+                          enc) != 1 ||
         EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
         tk_err("aes: cannot initialise aes-256-cbc");
         abort();
     }
+    has_cipher = true;
 }
 
 int
