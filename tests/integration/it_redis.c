@@ -210,7 +210,17 @@ test_grab_basics(void **state)
         assert_string_equal(f->element[4]->str, "tid");
         assert_string_equal(f->element[5]->str, res.ticket_id);
         assert_string_equal(f->element[6]->str, "ts");
-        assert_true(strlen(f->element[7]->str) >= 13);
+        /* Unix milliseconds, the same clock as the entry id's: cut from
+         * TIME's microseconds (zero-padded) in the same call. */
+        {
+            const char *ts = f->element[7]->str;
+            long long ms = strtoll(reply->element[0]->element[0]->str, NULL,
+                                   10);
+
+            assert_int_equal(strlen(ts), 13);
+            assert_int_equal(strspn(ts, "0123456789"), 13);
+            assert_true(llabs(strtoll(ts, NULL, 10) - ms) <= 2);
+        }
     }
     tk_redis_reply_free(reply);
     tk_redis_pairs_release(&ev);
@@ -222,6 +232,42 @@ test_grab_basics(void **state)
     assert_int_equal(tk_redis_grab(r, 7, "a\nb", NULL, 0, &again), -EINVAL);
     assert_int_equal(tk_redis_grab(r, 7, "s", "m", 0, &again), -EINVAL);
     assert_int_equal(xlen(r, 7), 2);
+
+    /* The retry record's TTL is whole seconds in digits, 1 s to 30 days,
+     * passed on to SET as given: anything else is refused. */
+    {
+        static const char *const bad[] = { "0", "1.5", "6e2", "+60", "",
+                                           " 60", "2592001" };
+        char keys[5][TK_KEY_BUF];
+
+        tk_key_stock(keys[0], 70);
+        tk_key_holders(keys[1], 70);
+        tk_key_tickets(keys[2], 70);
+        tk_key_events(keys[3], 70);
+        tk_key_dedupe(keys[4], 70, "m-ttl");
+        load(r, 70, 3);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            assert_int_equal(
+                tk_redis_cmd(r, &reply, "FCALL", "tk_grab", "5", keys[0],
+                             keys[1], keys[2], keys[3], keys[4], "s9",
+                             "00000000000000a9", bad[i], NULL),
+                0);
+            assert_int_equal(reply->type, TK_REDIS_ERROR);
+            assert_non_null(strstr(reply->str, "bad dedupe ttl"));
+            tk_redis_reply_free(reply);
+        }
+        assert_int_equal(xlen(r, 70), 0);
+        assert_int_equal(it_int(r, "EXISTS", keys[4], NULL), 0);
+        assert_int_equal(tk_redis_cmd(r, &reply, "FCALL", "tk_grab", "5",
+                                      keys[0], keys[1], keys[2], keys[3],
+                                      keys[4], "s9", "00000000000000a9",
+                                      "2592000", NULL),
+                         0);
+        assert_int_equal(reply->type, TK_REDIS_ARRAY);
+        tk_redis_reply_free(reply);
+        assert_int_equal(xlen(r, 70), 1);
+        assert_true(it_int(r, "TTL", keys[4], NULL) > 2591990);
+    }
 }
 
 static void
