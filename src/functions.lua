@@ -24,7 +24,7 @@ Outcomes are the enums of src/model.h; they are returned, never raised.
 Errors (bad arguments, inconsistent data) are error replies.
 ]]
 
-local VERSION = 4
+local VERSION = 5
 
 -- model.h
 local GRAB_OK, GRAB_DUPLICATE, GRAB_SOLD_OUT, GRAB_NO_ACTIVITY = 0, 1, 2, 3
@@ -141,10 +141,9 @@ local function remain_of(stock)
 end
 
 -- The grab itself: {outcome, tid ("" unless OK or DUPLICATE), remain}.
--- Eleven commands for a sale (each redis.call costs as much again as the
--- command it runs): a stock hash always holds remain, so its absence is
--- the missing activity, and the ticket is claimed with HSETNX, first, so
--- that an id already in use fails before anything is written.
+-- A stock hash always holds remain, so its absence is the missing
+-- activity; the ticket id is claimed with HSETNX before anything else is
+-- written, so an id already in use fails with nothing changed.
 local function grab_as(stock, holders, tickets, events, sid, tid)
     local remain = tonumber(redis.call('HGET', stock, 'remain'))
     if not remain then
@@ -235,12 +234,6 @@ local function grab_bound(keys, args)
     return res
 end
 
---[[
-tk_refund KEYS: stock holders tickets events [dedupe]
-          ARGV: sid [dedupe_ttl_s]
--> {outcome, tid (of the ticket concerned, or ""), remain}
-Only a valid ticket is refunded; a used one is refused.
-]]
 -- The refund itself: {outcome, tid (of the ticket concerned, or ""), remain}.
 local function refund_as(stock, holders, tickets, events, sid)
     if redis.call('EXISTS', stock) == 0 then
@@ -266,6 +259,12 @@ local function refund_as(stock, holders, tickets, events, sid)
     return {REFUND_OK, tid, remain}
 end
 
+--[[
+tk_refund KEYS: stock holders tickets events [dedupe]
+          ARGV: sid [dedupe_ttl_s]
+-> {outcome, tid (of the ticket concerned, or ""), remain}
+Only a valid ticket is refunded; a used one is refused.
+]]
 local function refund(keys, args)
     local sid = args[1]
     if #keys ~= 4 and #keys ~= 5 then
