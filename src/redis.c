@@ -44,6 +44,7 @@ struct tk_redis {
     int timeout_ms;
     int connect_timeout_ms;
     uint64_t round_trips;
+    size_t unread; /* replies sent for by tk_redis_send*() not received */
 };
 
 static struct timeval
@@ -106,6 +107,7 @@ tk_redis_close(struct tk_redis *r)
         redisFree(r->c);
         r->c = NULL;
     }
+    r->unread = 0;
 }
 
 bool
@@ -121,6 +123,12 @@ uint64_t
 tk_redis_round_trips(const struct tk_redis *r)
 {
     return r->round_trips;
+}
+
+size_t
+tk_redis_unread(const struct tk_redis *r)
+{
+    return r->unread;
 }
 
 static const char *
@@ -241,6 +249,12 @@ exchange(struct tk_redis *r, const struct tk_redis_command *cmds, size_t n,
 
     if (r->mux != NULL) {
         return mux_exchange(r, cmds, n, replies, retry);
+    }
+    if (r->unread > 0) {
+        /* Their replies come first: this exchange would read them. */
+        tk_err("redis: %zu replies of sent commands not received yet",
+               r->unread);
+        return -EBUSY;
     }
 again:
     fresh = r->c == NULL;
@@ -1415,8 +1429,8 @@ tk_redis_cmd(struct tk_redis *r, struct tk_redis_reply **reply, ...)
 }
 
 int
-tk_redis_send(struct tk_redis *r, int argc, const char *const *argv,
-              const size_t *argvlen)
+tk_redis_send_many(struct tk_redis *r, const struct tk_redis_command *cmds,
+                   size_t n)
 {
     char where[300];
     int done = 0;
@@ -1430,15 +1444,19 @@ tk_redis_send(struct tk_redis *r, int argc, const char *const *argv,
     if (rc < 0) {
         return rc;
     }
-    if (redisAppendCommandArgv(r->c, argc, (const char **)argv, argvlen) !=
-        REDIS_OK) {
-        goto io_error;
+    for (size_t i = 0; i < n; i++) {
+        if (redisAppendCommandArgv(r->c, cmds[i].argc,
+                                   (const char **)cmds[i].argv,
+                                   cmds[i].argvlen) != REDIS_OK) {
+            goto io_error;
+        }
     }
     while (!done) {
         if (redisBufferWrite(r->c, &done) != REDIS_OK) {
             goto io_error;
         }
     }
+    r->unread += n;
     r->round_trips++;
     return 0;
 
@@ -1448,6 +1466,15 @@ io_error:
            target(r, where, sizeof(where)), r->c->errstr);
     tk_redis_close(r);
     return rc;
+}
+
+int
+tk_redis_send(struct tk_redis *r, int argc, const char *const *argv,
+              const size_t *argvlen)
+{
+    struct tk_redis_command cmd = { argc, argv, argvlen };
+
+    return tk_redis_send_many(r, &cmd, 1);
 }
 
 int
@@ -1461,6 +1488,10 @@ tk_redis_receive(struct tk_redis *r, struct tk_redis_reply **reply)
     if (r->c == NULL) {
         return -ENOTCONN;
     }
+    if (r->unread == 0) {
+        tk_err("tk_redis_receive: no reply is awaited");
+        return -EINVAL;
+    }
     if (redisGetReply(r->c, &p) != REDIS_OK || p == NULL) {
         rc = context_error(r->c);
         tk_err("redis command failed on '%s': %s",
@@ -1468,6 +1499,7 @@ tk_redis_receive(struct tk_redis *r, struct tk_redis_reply **reply)
         tk_redis_close(r);
         return rc;
     }
+    r->unread--;
     *reply = convert(p);
     freeReplyObject(p);
     return 0;

@@ -277,15 +277,20 @@ int tk_redis_pipeline(struct tk_redis *r, const struct tk_redis_command *cmds,
 /* --- split round trips, for ticket-persistd ---------------------------*/
 
 /*
- * Sends one command and returns without its reply, so the server works
- * on it while the caller does something else (the persister reads the
- * next batch while MariaDB writes the current one). The next call on r
- * must be tk_redis_receive(), which returns that reply as
- * tk_redis_command() would. Never retried. A failure closes the
- * connection.
+ * Sends commands and returns without their replies, so the server works
+ * on them while the caller does something else (the persister reads the
+ * next batch and acknowledges the last one while MariaDB writes). Each
+ * reply is then taken, in order, with tk_redis_receive(), which returns
+ * it as tk_redis_command() would; until all are taken, other commands
+ * on r are refused (-EBUSY). Never retried. A failure closes the
+ * connection, and the replies still awaited are lost with it.
  */
+int tk_redis_send_many(struct tk_redis *r, const struct tk_redis_command *cmds,
+                       size_t n);
 int tk_redis_send(struct tk_redis *r, int argc, const char *const *argv,
                   const size_t *argvlen);
 int tk_redis_receive(struct tk_redis *r, struct tk_redis_reply **reply);
+/* Replies sent for and not yet received (0 on a shared connection). */
+size_t tk_redis_unread(const struct tk_redis *r);
 
 #endif

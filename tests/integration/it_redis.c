@@ -818,6 +818,59 @@ test_keys_lock_and_pipeline(void **state)
     }
 }
 
+/* Split round trips: replies are taken in order, one each; nothing else
+ * runs on the connection while some are awaited. */
+static void
+test_send_then_receive(void **state)
+{
+    struct tk_redis *r = *state;
+    const char *set[] = { "SET", "tk:t:s", "1" };
+    const char *incr[] = { "INCR", "tk:t:s" };
+    const char *bad[] = { "NOSUCHCOMMAND" };
+    const struct tk_redis_command cmds[] = { { 3, set, NULL },
+                                             { 2, incr, NULL },
+                                             { 1, bad, NULL } };
+    struct tk_redis_reply *reply = NULL;
+    struct tk_buf v = TK_BUF_INIT;
+    uint64_t rt;
+
+    it_flush(r);
+    assert_int_equal(tk_redis_unread(r), 0);
+    rt = tk_redis_round_trips(r);
+    assert_int_equal(tk_redis_send_many(r, cmds, 3), 0);
+    assert_int_equal(tk_redis_round_trips(r) - rt, 1);
+    assert_int_equal(tk_redis_unread(r), 3);
+    /* The server ran them already; this client cannot ask until the
+     * replies are read. */
+    assert_int_equal(tk_redis_get(r, "tk:t:s", &v), -EBUSY);
+
+    assert_int_equal(tk_redis_receive(r, &reply), 0);
+    assert_int_equal(reply->type, TK_REDIS_STATUS);
+    tk_redis_reply_free(reply);
+    assert_int_equal(tk_redis_receive(r, &reply), 0);
+    assert_int_equal(reply->type, TK_REDIS_INTEGER);
+    assert_int_equal(reply->integer, 2);
+    tk_redis_reply_free(reply);
+    assert_int_equal(tk_redis_receive(r, &reply), 0);
+    assert_int_equal(reply->type, TK_REDIS_ERROR);
+    tk_redis_reply_free(reply);
+    assert_int_equal(tk_redis_unread(r), 0);
+    /* No reply is awaited: nothing to read, and the link still works. */
+    assert_int_equal(tk_redis_receive(r, &reply), -EINVAL);
+    assert_null(reply);
+    assert_int_equal(tk_redis_get(r, "tk:t:s", &v), 1);
+    assert_string_equal(tk_buf_str(&v), "2");
+
+    /* A closed connection drops the replies it owed. */
+    assert_int_equal(tk_redis_send(r, 2, incr, NULL), 0);
+    assert_int_equal(tk_redis_unread(r), 1);
+    tk_redis_close(r);
+    assert_int_equal(tk_redis_unread(r), 0);
+    assert_int_equal(tk_redis_get(r, "tk:t:s", &v), 1);
+    assert_string_equal(tk_buf_str(&v), "3");
+    tk_buf_release(&v);
+}
+
 /* Our own connection id, from CLIENT ID. */
 static long long
 client_id(struct tk_redis *r)
@@ -978,6 +1031,7 @@ main(void)
         cmocka_unit_test(test_2000_students_one_shared_connection),
         cmocka_unit_test(test_one_student_50_parallel_grabs),
         cmocka_unit_test(test_keys_lock_and_pipeline),
+        cmocka_unit_test(test_send_then_receive),
         cmocka_unit_test(test_reconnect_keeps_timeouts),
         cmocka_unit_test(test_shared_connection_failures),
     };
