@@ -58,6 +58,7 @@ struct pevent {
     char t[RAW_MAX], sid[RAW_MAX], tid[RAW_MAX], ts_raw[RAW_MAX];
     char oid[RAW_MAX];
     const char *error; /* cannot be applied: straight to the dead letters */
+    bool kept;         /* its dead letter was not written: stays pending */
     int refused;       /* MariaDB refused it in this delivery (< 0) */
     int64_t deliveries; /* known once refused */
 };
@@ -79,7 +80,12 @@ struct tk_persist {
     size_t *map; /* sev index -> ev index */
     int64_t backoff_ms;
     struct tk_persist_counters total;
+    size_t settling;       /* acknowledgement commands sent, not answered */
+    size_t settling_acked; /* the events those commands acknowledge */
+    size_t acked;          /* acknowledged and answered, for the step */
 };
+
+static void settle_collect(struct tk_persist *p);
 
 /* --- helpers ------------------------------------------------------------*/
 
@@ -207,6 +213,7 @@ tk_persist_free(struct tk_persist *p)
     if (p == NULL) {
         return;
     }
+    settle_collect(p);
     tk_redis_free(p->r);
     tk_store_free(p->s);
     free(p->streams);
@@ -783,6 +790,20 @@ apply_batch(struct tk_persist *p)
     return 0;
 }
 
+/* Reads our pending entries again from the start after a pause: the
+ * events of this batch left pending are delivered once more. */
+static void
+pending_again(struct tk_persist *p)
+{
+    p->pending_due = true;
+    p->pending_at = tk_mono_ms() + (p->conf->persist.backoff_max_ms < 1000
+                                        ? p->conf->persist.backoff_max_ms
+                                        : 1000);
+    for (size_t i = 0; i < p->nstreams; i++) {
+        stream_reset_cursor(&p->streams[i]);
+    }
+}
+
 /* The delivery counts of the refused events (XPENDING id id 1): those
  * delivered max_deliveries times get an error and go to the dead
  * letters; the others stay pending and are read again later. */
@@ -846,14 +867,7 @@ refused_settle(struct tk_persist *p)
     free(cmds);
     free(replies);
     free(argv);
-    /* Read the ones left pending again after a pause. */
-    p->pending_due = true;
-    p->pending_at = tk_mono_ms() + (p->conf->persist.backoff_max_ms < 1000
-                                        ? p->conf->persist.backoff_max_ms
-                                        : 1000);
-    for (size_t i = 0; i < p->nstreams; i++) {
-        stream_reset_cursor(&p->streams[i]);
-    }
+    pending_again(p);
 }
 
 static int
@@ -930,33 +944,27 @@ cl_run(struct tk_persist *p, struct cmdlist *cl, const char *what)
 }
 
 /*
- * After the commit, in one round trip: the dead letters (XADD), XACK of
- * every settled event, the counters, and DEL of the affected students'
- * cached ticket lists. Returns the events acknowledged.
+ * Writes the batch's dead letters (XADD) before they are acknowledged:
+ * an event whose letter Redis refused (out of memory, say) is kept
+ * pending, so it is neither applied nor lost.
  */
-static size_t
-settle(struct tk_persist *p)
+static void
+dead_letters_write(struct tk_persist *p)
 {
     struct cmdlist cl = { 0 };
-    const char **sids = tk_xcalloc(p->nev + 1, sizeof(*sids));
-    uint64_t applied = 0, dead = 0;
-    size_t nsid = 0, acked = 0;
-    char num[24], key[TK_KEY_BUF];
+    struct tk_redis_reply **replies;
+    char num[24];
+    size_t k = 0;
+    bool sent;
 
     for (size_t i = 0; i < p->nev; i++) {
         struct pevent *e = &p->ev[i];
         const char *argv[24];
         int argc = 0;
 
-        if (e->refused != 0 && e->error == NULL) {
-            continue;
-        }
         if (e->error == NULL) {
-            applied++;
-            sids[nsid++] = e->sid;
             continue;
         }
-        dead++;
         argv[argc++] = "XADD";
         argv[argc++] = TK_KEYS_DEAD;
         argv[argc++] = "*";
@@ -982,9 +990,66 @@ settle(struct tk_persist *p)
             argv[argc++] = "oid";
             argv[argc++] = e->oid;
         }
-        tk_warn("persist: event '%s' of '%s' moved to the dead letters: %s",
-                e->id, p->streams[e->stream].key, e->error);
         cl_add(&cl, argc, argv);
+    }
+    if (cl.n == 0) {
+        return;
+    }
+    replies = tk_xcalloc(cl.n, sizeof(*replies));
+    sent = tk_redis_pipeline(p->r, cl.cmds, cl.n, replies) == 0;
+    for (size_t i = 0; i < p->nev; i++) {
+        struct pevent *e = &p->ev[i];
+        const struct tk_redis_reply *rep;
+
+        if (e->error == NULL) {
+            continue;
+        }
+        rep = replies[k++];
+        if (sent && rep != NULL && rep->type != TK_REDIS_ERROR) {
+            tk_warn("persist: event '%s' of '%s' moved to the dead letters: "
+                    "%s",
+                    e->id, p->streams[e->stream].key, e->error);
+            continue;
+        }
+        if (rep != NULL && rep->type == TK_REDIS_ERROR) {
+            tk_err("redis refused the dead letter of event '%s' of '%s': %s",
+                   e->id, p->streams[e->stream].key, rep->str);
+        }
+        e->kept = true;
+        pending_again(p);
+    }
+    for (size_t i = 0; i < cl.n; i++) {
+        tk_redis_reply_free(replies[i]);
+    }
+    free(replies);
+    cl_release(&cl);
+}
+
+/*
+ * After the commit, in one write: XACK of every settled event, the
+ * counters, and DEL of the affected students' cached ticket lists.
+ * Redis runs them at once; their replies are read by settle_collect(),
+ * which the caller may put off until MariaDB has written the next batch.
+ */
+static void
+settle_send(struct tk_persist *p)
+{
+    struct cmdlist cl = { 0 };
+    const char **sids = tk_xcalloc(p->nev + 1, sizeof(*sids));
+    uint64_t applied = 0, dead = 0;
+    size_t nsid = 0, acked = 0;
+    char key[TK_KEY_BUF];
+
+    dead_letters_write(p);
+    for (size_t i = 0; i < p->nev; i++) {
+        struct pevent *e = &p->ev[i];
+
+        if (e->error == NULL && e->refused == 0) {
+            applied++;
+            sids[nsid++] = e->sid;
+        } else if (e->error != NULL && !e->kept) {
+            dead++;
+        }
     }
     for (size_t s = 0; s < p->nstreams; s++) {
         struct pstream *st = &p->streams[s];
@@ -997,7 +1062,8 @@ settle(struct tk_persist *p)
         for (size_t i = 0; i < p->nev; i++) {
             struct pevent *e = &p->ev[i];
 
-            if (e->stream != s || (e->refused != 0 && e->error == NULL)) {
+            if (e->stream != s || e->kept ||
+                (e->refused != 0 && e->error == NULL)) {
                 continue;
             }
             argv[argc++] = e->id;
@@ -1041,16 +1107,50 @@ settle(struct tk_persist *p)
             cl_add(&cl, 4, argv);
         }
     }
-    if (cl_run(p, &cl, "acknowledging a batch") > 0) {
-        /* Unacknowledged events are delivered again and replayed. */
-        acked = 0;
+    /* A failed write closed the connection: the events stay pending
+     * and are delivered again and replayed. */
+    if (tk_redis_send_many(p->r, cl.cmds, cl.n) == 0) {
+        p->settling = cl.n;
+        p->settling_acked = acked;
     }
     p->total.applied += applied;
     p->total.batches++;
     p->total.dead += dead;
     cl_release(&cl);
     free(sids);
-    return acked;
+}
+
+/* Reads the replies of the last settle_send(); its events count as
+ * acknowledged when every command succeeded. */
+static void
+settle_collect(struct tk_persist *p)
+{
+    size_t n = p->settling, failed = 0;
+
+    p->settling = 0;
+    if (tk_redis_unread(p->r) < n) {
+        /* The connection was lost since (and maybe opened again for the
+         * one read sent after them): the replies went with it. */
+        failed = n;
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct tk_redis_reply *rep = NULL;
+
+        if (tk_redis_receive(p->r, &rep) < 0) {
+            failed = n;
+            break;
+        }
+        if (rep->type == TK_REDIS_ERROR) {
+            tk_err("redis refused acknowledging a batch: %s", rep->str);
+            failed++;
+        }
+        tk_redis_reply_free(rep);
+    }
+    if (n > 0 && failed == 0) {
+        p->acked += p->settling_acked;
+    }
+    p->settling_acked = 0;
 }
 
 /* XTRIM MINID below the oldest entry still pending in the group and
@@ -1138,14 +1238,14 @@ trim(struct tk_persist *p)
  * new events means more are probably waiting: the next batch is asked
  * for (XREADGROUP without BLOCK) before the transaction and received
  * after it, so Redis reads while MariaDB writes; it stays in p->ev for
- * the next round.
+ * the next round. With a next batch in hand, this batch's
+ * acknowledgement is answered during that batch's transaction too.
  */
 static int
 batch_finish(struct tk_persist *p, bool prefetch)
 {
     struct tk_redis_reply *next = NULL;
     bool sent = false;
-    size_t acked;
     int rc;
 
     if (p->nev == 0) {
@@ -1156,6 +1256,8 @@ batch_finish(struct tk_persist *p, bool prefetch)
                           true) == 0;
     }
     rc = apply_batch(p);
+    /* The last batch's acknowledgement was sent before the read. */
+    settle_collect(p);
     if (sent && tk_redis_receive(p->r, &next) < 0) {
         /* Entries it delivered are pending: read them again. */
         p->pending_due = true;
@@ -1170,12 +1272,15 @@ batch_finish(struct tk_persist *p, bool prefetch)
         return rc;
     }
     refused_settle(p);
-    acked = settle(p);
+    settle_send(p);
     p->nev = 0;
     if (next != NULL && read_reply(p, false, 0, next) < 0) {
         p->pending_due = true;
     }
-    return (int)acked;
+    if (p->nev == 0) {
+        settle_collect(p);
+    }
+    return 0;
 }
 
 /* --- the loop -----------------------------------------------------------*/
@@ -1247,6 +1352,7 @@ tk_persist_step(struct tk_persist *p)
 {
     const struct tk_conf *c = p->conf;
     int64_t now = tk_mono_ms();
+    size_t acked;
     int rc;
 
     if (p->nev > 0) {
@@ -1255,6 +1361,7 @@ tk_persist_step(struct tk_persist *p)
         rc = batch_finish(p, may_prefetch(p));
         goto trimmed;
     }
+    settle_collect(p);
     if (!p->fixed && now >= p->refresh_at) {
         rc = streams_refresh(p);
         if (rc < 0) {
@@ -1310,10 +1417,16 @@ tk_persist_step(struct tk_persist *p)
 trimmed:
     now = tk_mono_ms();
     if (now >= p->trim_at) {
+        settle_collect(p);
         trim(p);
         p->trim_at = now + TRIM_MS;
     }
-    return rc;
+    if (rc < 0) {
+        return rc;
+    }
+    acked = p->acked;
+    p->acked = 0;
+    return (int)acked;
 }
 
 static void
@@ -1340,10 +1453,12 @@ tk_persist_run(struct tk_persist *p)
         tk_persist_step(p);
         tk_notify_watchdog();
         if (tk_mono_ms() >= p->log_at) {
+            settle_collect(p);
             log_figures(p);
             p->log_at = tk_mono_ms() + LOG_MS;
         }
     }
+    settle_collect(p);
     log_figures(p);
 }
 

@@ -61,9 +61,11 @@ void tk_persist_set_streams(struct tk_persist *p, const int64_t *acts,
  * backoff while MariaDB is unreachable; dead-letters events refused
  * persist.max_deliveries times (malformed ones at once); acknowledges,
  * trims acknowledged entries (XTRIM MINID) and invalidates the students'
- * cached ticket lists. Returns the number of events it acknowledged, 0
- * when idle, -ECANCELED when *stop interrupted a retry (nothing was
- * acknowledged; the events are delivered again later).
+ * cached ticket lists. Returns the number of events whose
+ * acknowledgement Redis answered during the step (a batch followed by a
+ * read-ahead one is answered in the next step), 0 when idle, -ECANCELED
+ * when *stop interrupted a retry (nothing was acknowledged; the events
+ * are delivered again later).
  */
 int tk_persist_step(struct tk_persist *p);
 

@@ -40,7 +40,7 @@ pd_kill9() {
     pd_wait_gone "$p"
     { wait "$p"; } 2>/dev/null || true
 }
-trap 'pd_stop; pd_start' EXIT
+trap 'rcli ACL SETUSER default +xadd >/dev/null; pd_stop; pd_start' EXIT
 
 # The test's persister: short claim and retry times, small batches.
 umask 077
@@ -174,6 +174,29 @@ t_check "deadletter retry: the event is applied" \
     wait_for 100 is x99999 owner_of 00000000deadbeef 14
 t_check "deadletter retry: only the malformed one is left (dead again)" \
     wait_for 50 is 1 xlen tk:dead
+
+# --- a dead letter Redis refuses keeps its event pending -------------------
+# XADD is the persister's only use of it: denied, the dead letter cannot be
+# written, and acknowledging the event anyway would lose it.
+pd_stop
+load 15 100
+rcli XADD 'tk:{a:15}:events' '*' t z sid x99997 tid 00000000000000ab ts 1700000000000 >/dev/null
+grabs 15 y 1 20
+dead_before=$(xlen tk:dead)
+log_from=$(($(wc -l <"$log") + 1))
+logged_since() { tail -n +"$log_from" "$log" | grep -q "$1"; }
+rcli ACL SETUSER default -xadd >/dev/null
+pd_start "$conf"
+t_check "dead letter refused: the other events are applied" wait_for 300 rows_at_least 15 20
+t_check "dead letter refused: the refusal is logged" \
+    wait_for 100 logged_since "redis refused the dead letter of event"
+t_eq "dead letter refused: its event stays pending" 1 "$(group_field 15 pending)"
+t_eq "dead letter refused: no dead letter was written" "$dead_before" "$(xlen tk:dead)"
+rcli ACL SETUSER default +xadd >/dev/null
+t_check "dead letter refused: written once Redis takes it" \
+    wait_for 100 is $((dead_before + 1)) xlen tk:dead
+t_check "dead letter refused: then the stream is drained" wait_for 100 drained 15
+t_contains "dead letter refused: the letter names the event" "sid=x99997" "$(ctl deadletter list 2>&1)"
 
 # The counters ticketctl stats shows.
 t_check "stats: counters in tk:persist:stats" test "$(rcli HGET tk:persist:stats applied)" -gt 0
