@@ -127,6 +127,24 @@ test_utf8(void **state)
     assert_false(tk_utf8_is_valid("\xff", 1));
     assert_false(tk_utf8_is_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 
+    /* ASCII runs are checked eight bytes at a time: a bad byte or a
+     * sequence at every offset of a long run, and one cut by the end. */
+    for (size_t at = 0; at < 40; at++) {
+        char buf[48];
+
+        memset(buf, 'a', sizeof(buf));
+        buf[at] = '\0';
+        assert_true(tk_utf8_is_valid(buf, sizeof(buf)));
+        buf[at] = '\xff';
+        assert_false(tk_utf8_is_valid(buf, sizeof(buf)));
+        assert_true(tk_utf8_is_valid(buf, at));
+        memcpy(buf + at, "抢", 3);
+        assert_true(tk_utf8_is_valid(buf, sizeof(buf)));
+        assert_false(tk_utf8_is_valid(buf, at + 2));
+        buf[at + 1] = 'a'; /* a lead byte without its continuation */
+        assert_false(tk_utf8_is_valid(buf, sizeof(buf)));
+    }
+
     const char *s = "ab抢票"; /* 2 + 3 + 3 bytes */
     assert_int_equal(tk_utf8_truncate(s, 8, 100), 8);
     assert_int_equal(tk_utf8_truncate(s, 8, 8), 8);

@@ -158,6 +158,21 @@ test_dtd_refused(void **state)
     assert_int_equal(parse("<xml><Content><![CDATA[<!ENTITY]]></Content>"
                            "</xml>"),
                      TK_XML_DTD);
+    /* Found wherever it starts, after other '!'s and "<!"s. */
+    assert_int_equal(parse("<!DOCTYPE x><xml/>"), TK_XML_DTD);
+    assert_int_equal(parse("<xml><Content><![CDATA[!!<!]]></Content>"
+                           "</xml><!DOCTYPE"),
+                     TK_XML_DTD);
+    assert_int_equal(parse("<xml><Content>!<!ENTITY</Content></xml>"),
+                     TK_XML_DTD);
+    /* Cut short, or without its "<", it is not one. */
+    assert_int_equal(parse("<xml><Content><![CDATA[!DOCTYPE !ENTITY]]>"
+                           "</Content></xml>"),
+                     TK_XML_OK);
+    assert_int_equal(parse("<xml><Content><![CDATA[抢票!]]></Content>"
+                           "</xml>"),
+                     TK_XML_OK);
+    assert_int_equal(parse("<xml></xml><!DOCTYP"), TK_XML_SYNTAX);
     /* Undeclared entities are simply malformed. */
     assert_int_equal(parse("<xml><Content>&x;</Content></xml>"),
                      TK_XML_SYNTAX);
