@@ -955,7 +955,7 @@ dead_letters_write(struct tk_persist *p)
     struct tk_redis_reply **replies;
     char num[24];
     size_t k = 0;
-    bool sent;
+    bool sent, kept = false;
 
     for (size_t i = 0; i < p->nev; i++) {
         struct pevent *e = &p->ev[i];
@@ -1016,6 +1016,9 @@ dead_letters_write(struct tk_persist *p)
                    e->id, p->streams[e->stream].key, rep->str);
         }
         e->kept = true;
+        kept = true;
+    }
+    if (kept) {
         pending_again(p);
     }
     for (size_t i = 0; i < cl.n; i++) {
