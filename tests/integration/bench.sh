@@ -28,6 +28,9 @@ t_eq "results.json holds every scenario" \
 t_eq "no wrong replies and no non-2xx in any tkload scenario" 0 \
     "$(jq '[.scenarios[] | select(.rps != null) | .wrong + .http_error] | add' \
         "$out/results.json" 2>&1)"
+t_eq "the ceiling is the median of healthz's three parts" true \
+    "$(jq '.scenarios.healthz as $h | ($h.parts | length) == 3 and
+        ([$h.parts[].rps] | sort | .[1]) == $h.rps and $h.ratio == 1' "$out/results.json" 2>&1)"
 t_eq "a disk probe ran before each sale" "grab million safemode" \
     "$(jq -r '[.scenarios | to_entries[] | select(.value.disk.p50_us > 0) | .key] | sort | join(" ")' \
         "$out/results.json" 2>&1)"
