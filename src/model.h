@@ -92,7 +92,11 @@ enum tk_checkin_outcome {
  *   t    "g" grab | "r" refund | "c" check-in
  *   sid  student id
  *   tid  ticket unique_id
- *   ts   server time of the change, Unix milliseconds (redis TIME)
+ *   oid  only in an event put back from the dead letters: its original
+ *        entry id, which then stands for the entry's own below
+ *   ts   optional: Unix milliseconds, written by functions before
+ *        version 6 and by the dead-letter replay; otherwise the entry
+ *        id's milliseconds are the event's time
  * The stream entry id orders events; persistd keeps the last applied id
  * per ticket row (tickets.last_event) and ignores older ones.
  */

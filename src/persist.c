@@ -429,7 +429,7 @@ event_check(struct pevent *e, bool has_fields, const char *t,
 
     if (!has_fields) {
         e->error = "entry deleted from the stream";
-    } else if (t == NULL || sid == NULL || tid == NULL || ts == NULL) {
+    } else if (t == NULL || sid == NULL || tid == NULL) {
         e->error = "malformed event: a field is missing";
     } else if (strcmp(t, TK_EVENT_GRAB) == 0) {
         e->status = TK_TICKET_VALID;
@@ -447,12 +447,18 @@ event_check(struct pevent *e, bool has_fields, const char *t,
         e->error = "malformed event: bad student id";
     } else if (!tid_ok(tid) || strlen(tid) >= RAW_MAX) {
         e->error = "malformed event: bad ticket id";
-    } else if (tk_parse_i64(ts, &ms) != 0 || ms < 0) {
+    } else if (ts != NULL && (tk_parse_i64(ts, &ms) != 0 || ms < 0)) {
         e->error = "malformed event: bad time";
     } else if (oid != NULL &&
                !stream_id_parse(oid, &e->ms, &e->seq)) {
         e->error = "malformed event: bad oid";
     } else {
+        if (ts == NULL) {
+            /* The entry id's time (model.h), kept as ts for a dead
+             * letter and its replay. */
+            ms = e->ms;
+            snprintf(e->ts_raw, sizeof(e->ts_raw), "%" PRId64, ms);
+        }
         e->ts = ms / 1000;
     }
 }
@@ -1748,12 +1754,15 @@ tk_persist_dead_retry(struct tk_redis *r, const char *id)
     {
         /* Registered first, so the persister reads the stream. */
         const char *sadd[] = { "SADD", TK_KEYS_STREAMS, act_s };
+        /* Without a ts (a letter of a malformed event), the oid's
+         * time is the event's. */
         const char *xadd[] = { "XADD", key, "*", "t", d.t, "sid", d.sid,
-                               "tid", d.tid, "ts", d.ts, "oid",
-                               d.event_id };
+                               "tid", d.tid, "oid", d.event_id, "ts",
+                               d.ts };
         const char *xdel[] = { "XDEL", TK_KEYS_DEAD, id };
         struct tk_redis_command cmds[] = { { 3, sadd, NULL },
-                                           { 13, xadd, NULL },
+                                           { d.ts[0] != '\0' ? 13 : 11,
+                                             xadd, NULL },
                                            { 3, xdel, NULL } };
 
         rc = tk_redis_pipeline(r, cmds, 3, rep2);

@@ -198,6 +198,30 @@ t_check "dead letter refused: written once Redis takes it" \
 t_check "dead letter refused: then the stream is drained" wait_for 100 drained 15
 t_contains "dead letter refused: the letter names the event" "sid=x99997" "$(ctl deadletter list 2>&1)"
 
+# --- an event's time: its entry id's, or the ts an older event carries ----
+# Functions since version 6 write no ts: the entry id's milliseconds are
+# the event's time, and a dead letter keeps them as ts for its replay.
+load 16 100
+created() { sql "SELECT created_at FROM tickets WHERE unique_id='$1'"; }
+sql "INSERT INTO tickets (unique_id, activity_id, student_id, status, created_at, updated_at) VALUES ('0000000000160003', 998, 'stale', 1, 0, 0)"
+dead_before=$(xlen tk:dead)
+rcli XADD 'tk:{a:16}:events' 1700000001234-0 t g sid w00001 tid 0000000000160001 >/dev/null
+rcli XADD 'tk:{a:16}:events' 1700000002000-0 t g sid w00002 tid 0000000000160002 ts 1600000000999 >/dev/null
+rcli XADD 'tk:{a:16}:events' 1700000003456-0 t g sid w00003 tid 0000000000160003 >/dev/null
+t_check "event time: the two good events are applied" wait_for 300 rows_at_least 16 2
+t_eq "event time: without ts, the entry id's seconds" 1700000001 "$(created 0000000000160001)"
+t_eq "event time: an older event's ts still counts" 1600000000 "$(created 0000000000160002)"
+t_check "event time: the clashing one is dead-lettered" \
+    wait_for 100 is $((dead_before + 1)) xlen tk:dead
+t_contains "event time: its letter keeps the entry id's time as ts" \
+    "sid=w00003 tid=0000000000160003 ts=1700000003456" "$(ctl deadletter list 2>&1)"
+sql "DELETE FROM tickets WHERE unique_id='0000000000160003'"
+id=$(ctl deadletter list 2>&1 | awk '/0000000000160003/ {print $1}')
+t_check "event time: the letter is retried" ctl deadletter retry "$id"
+t_check "event time: the retried event is applied" \
+    wait_for 100 is w00003 owner_of 0000000000160003 16
+t_eq "event time: with the original time" 1700000003 "$(created 0000000000160003)"
+
 # The counters ticketctl stats shows.
 t_check "stats: counters in tk:persist:stats" test "$(rcli HGET tk:persist:stats applied)" -gt 0
 t_contains "stats: ticketctl stats shows the dead letters" "persister:" "$(ctl stats 2>&1)"
