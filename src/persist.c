@@ -425,7 +425,7 @@ event_check(struct pevent *e, bool has_fields, const char *t,
             const char *sid, const char *tid, const char *ts,
             const char *oid)
 {
-    int64_t ms;
+    int64_t ms = 0;
 
     if (!has_fields) {
         e->error = "entry deleted from the stream";
@@ -453,13 +453,7 @@ event_check(struct pevent *e, bool has_fields, const char *t,
                !stream_id_parse(oid, &e->ms, &e->seq)) {
         e->error = "malformed event: bad oid";
     } else {
-        if (ts == NULL) {
-            /* The entry id's time (model.h), kept as ts for a dead
-             * letter and its replay. */
-            ms = e->ms;
-            snprintf(e->ts_raw, sizeof(e->ts_raw), "%" PRId64, ms);
-        }
-        e->ts = ms / 1000;
+        e->ts = (ts != NULL ? ms : e->ms) / 1000; /* model.h */
     }
 }
 
@@ -991,7 +985,14 @@ dead_letters_write(struct tk_persist *p)
         argv[argc++] = "tid";
         argv[argc++] = e->tid;
         argv[argc++] = "ts";
-        argv[argc++] = e->ts_raw;
+        if (e->ts_raw[0] != '\0') {
+            argv[argc++] = e->ts_raw;
+        } else {
+            /* The entry id's time, which a replayed event (with this id
+             * as its oid) would take anyway: the letter shows it. */
+            snprintf(num, sizeof(num), "%" PRId64, e->ms);
+            argv[argc++] = cl_own(&cl, num);
+        }
         if (e->oid[0] != '\0') {
             argv[argc++] = "oid";
             argv[argc++] = e->oid;
@@ -1754,8 +1755,9 @@ tk_persist_dead_retry(struct tk_redis *r, const char *id)
     {
         /* Registered first, so the persister reads the stream. */
         const char *sadd[] = { "SADD", TK_KEYS_STREAMS, act_s };
-        /* Without a ts (a letter of a malformed event), the oid's
-         * time is the event's. */
+        /* Without a ts (a letter written before version 6 of the
+         * functions, of an event without one), the oid's time is the
+         * event's. */
         const char *xadd[] = { "XADD", key, "*", "t", d.t, "sid", d.sid,
                                "tid", d.tid, "oid", d.event_id, "ts",
                                d.ts };
