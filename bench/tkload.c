@@ -119,9 +119,10 @@ static char sig_query[256];
 static char sig_ts[32], sig_nonce[32];
 static unsigned char aes_key[TK_WXCRYPT_KEY_LEN];
 static struct tk_buf enc_buf, plain_buf;
-/* A plaintext message with the openid's index and the MsgId as
- * placeholders of fixed width (tpl_user_at, tpl_msgid_at); tpl.len == 0
- * when the users' indexes do not all have the same width. */
+/* The request every GET sends; or a plaintext message with the openid's
+ * index and the MsgId as placeholders of fixed width (tpl_user_at,
+ * tpl_msgid_at), tpl.len == 0 when the users' indexes do not all have
+ * the same width or an argument holds a placeholder byte. */
 static struct tk_buf tpl;
 static size_t tpl_user_at, tpl_msgid_at;
 /* Safe mode with -n: every request, encrypted before the clock starts. */
