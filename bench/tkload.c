@@ -268,14 +268,20 @@ format_message(struct tk_buf *out, const char *user, const char *msgid)
     tk_buf_release(&body);
 }
 
-/* Request k's message, appended to out; its user's index in *user. */
+/* The user index of request k (each request takes the next, wrapping). */
+static uint64_t
+user_of(uint64_t k)
+{
+    return opt.first + k % opt.users;
+}
+
+/* Request k's message, appended to out. */
 static void
-make_message(struct tk_buf *out, uint64_t k, uint64_t *user)
+make_message(struct tk_buf *out, uint64_t k)
 {
     char digits[32], msgid[32];
 
-    *user = opt.first + k % opt.users;
-    snprintf(digits, sizeof(digits), "%0*" PRIu64, USER_DIGITS, *user);
+    snprintf(digits, sizeof(digits), "%0*" PRIu64, USER_DIGITS, user_of(k));
     snprintf(msgid, sizeof(msgid), "%" PRIu64, msgid_base + k);
     format_message(out, digits, msgid);
 }
@@ -317,10 +323,8 @@ prepare_requests(void)
         }
         pre_off = tk_xmalloc(((size_t)opt.requests + 1) * sizeof(*pre_off));
         for (long k = 0; k < opt.requests; k++) {
-            uint64_t user;
-
             pre_off[k] = pre.len;
-            make_message(&pre, (uint64_t)k, &user);
+            make_message(&pre, (uint64_t)k);
         }
         pre_off[opt.requests] = pre.len;
         return;
@@ -359,20 +363,19 @@ build_request(struct conn *c)
         c->out_len = tpl.len;
         return;
     }
+    c->user = user_of(k);
     if (pre_off != NULL) {
-        c->user = opt.first + k % opt.users;
         c->out = pre.data + pre_off[k];
         c->out_len = pre_off[k + 1] - pre_off[k];
         return;
     }
     tk_buf_reset(&c->own);
     if (tpl.len > 0) {
-        c->user = opt.first + k % opt.users;
         tk_buf_add(&c->own, tpl.data, tpl.len);
         put_digits(c->own.data + tpl_user_at, USER_DIGITS, c->user);
         put_digits(c->own.data + tpl_msgid_at, MSGID_DIGITS, msgid_base + k);
     } else {
-        make_message(&c->own, k, &c->user);
+        make_message(&c->own, k);
     }
     c->out = c->own.data;
     c->out_len = c->own.len;
