@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -725,6 +726,62 @@ parse_url(const char *url)
     }
 }
 
+/*
+ * The host's CPU time by CPU (/proc/stat, in ticks): the work each CPU did
+ * (user, nice, system, irq, softirq) and all of its time, read when the
+ * clock starts and when it stops, so that a run can say which CPU was the
+ * bottleneck. Nothing when /proc/stat cannot be read.
+ */
+#define CPUS_MAX 64
+
+struct cpu_times {
+    int n;
+    unsigned long long work[CPUS_MAX], all[CPUS_MAX];
+};
+
+static void
+cpu_times(struct cpu_times *c)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[512];
+
+    memset(c, 0, sizeof(*c));
+    if (f == NULL) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long long v[8] = {0};
+        unsigned k;
+
+        /* "cpuN ...": the per-CPU lines, not the "cpu " total */
+        if (strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9' ||
+            sscanf(line + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &k,
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7]) != 9 ||
+            k >= CPUS_MAX) {
+            continue;
+        }
+        /* user nice system idle iowait irq softirq steal */
+        c->work[k] = v[0] + v[1] + v[2] + v[5] + v[6];
+        c->all[k] = c->work[k] + v[3] + v[4] + v[7];
+        c->n = TK_MAX(c->n, (int)k + 1);
+    }
+    fclose(f);
+}
+
+/* This process's CPU time (user and system), in seconds. */
+static double
+self_cpu_s(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        return 0;
+    }
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -834,6 +891,10 @@ main(int argc, char **argv)
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct conn *cs = tk_xcalloc((size_t)opt.conns, sizeof(*cs));
 
+    struct cpu_times cpu0, cpu1;
+    double self0 = self_cpu_s();
+
+    cpu_times(&cpu0);
     t0_ns = now_ns();
     for (int k = 0; k < opt.conns; k++) {
         cs[k].fd = -1;
@@ -870,7 +931,9 @@ main(int argc, char **argv)
         }
     }
     double secs = (double)(now_ns() - t0_ns) / 1e9;
+    double self = self_cpu_s() - self0;
 
+    cpu_times(&cpu1);
     if (tickets_fp != NULL) {
         fclose(tickets_fp);
     }
@@ -919,6 +982,19 @@ main(int argc, char **argv)
         for (int k = 0; k < K_KINDS; k++) {
             fprintf(f, ", \"%s\": %ld", kind_names[k], counts[k]);
         }
+        /* Where the CPU time went: each CPU's share spent working, and
+         * tkload's own time (it shares a CPU with the web server when
+         * the bench pins). */
+        fprintf(f, ", \"cpu_busy_pct\": [");
+        for (int k = 0; k < TK_MIN(cpu0.n, cpu1.n); k++) {
+            unsigned long long all = cpu1.all[k] - cpu0.all[k];
+
+            fprintf(f, "%s%.1f", k ? ", " : "",
+                    all ? 100.0 * (double)(cpu1.work[k] - cpu0.work[k]) /
+                              (double)all
+                        : 0.0);
+        }
+        fprintf(f, "], \"self_cpu_s\": %.3f", self);
         /* Per-second series: completions and p99 of each second. */
         fprintf(f, ", \"series\": [");
         uint32_t *sec = tk_xmalloc((size_t)(nsamples ? nsamples : 1) *
