@@ -37,6 +37,22 @@ t_eq "a disk probe ran before each sale" "grab million safemode" \
 t_eq "every tkload scenario reports the CPU time stolen from it" 0 \
     "$(jq '[.scenarios[] | select(.rps != null) | select((.steal_pct | type) != "number" or
         .steal_pct < 0 or .steal_pct > 100)] | length' "$out/results.json" 2>&1)"
+# Where the CPU went: each CPU's working share, and the CPU time per reply
+# of tkload and of every server; nginx and ticketd answered every request,
+# so theirs cannot be nothing.
+t_eq "every tkload scenario says how busy each CPU was" 0 \
+    "$(jq --argjson n "$(nproc)" '[.scenarios[] | select(.rps != null) | .cpu.busy_pct |
+        select(length != $n or any(.[]; type != "number" or . < 0 or . > 100))] | length' \
+        "$out/results.json" 2>&1)"
+t_eq "every tkload scenario gives tkload's and each server's CPU time a reply" 0 \
+    "$(jq '[.scenarios[] | select(.rps != null) | .cpu.us_per_reply |
+        select((keys | sort) != ["mariadbd", "nginx", "persistd", "redis", "ticketd", "tkload"] or
+            .nginx <= 0 or .ticketd <= 0 or .tkload <= 0 or any(.[]; . < 0))] | length' \
+        "$out/results.json" 2>&1)"
+for s in healthz grab soldout detail query safemode million; do
+    t_check "the table says where $s's CPU time went" \
+        grep -Eq "^  $s( \(median part\))?: CPU busy [0-9]+%( / [0-9]+%)*; CPU us a reply: tkload [0-9.]+, nginx [0-9.]+, ticketd [0-9.]+, redis" <<<"$table"
+done
 t_eq "every ticket sold in the million run is in MariaDB" \
     "$(jq .config.stock "$out/results.json")" \
     "$(jq .scenarios.million.valid_tickets_in_mariadb "$out/results.json" 2>&1)"
