@@ -728,15 +728,16 @@ parse_url(const char *url)
 
 /*
  * The host's CPU time by CPU (/proc/stat, in ticks): the work each CPU did
- * (user, nice, system, irq, softirq) and all of its time, read when the
- * clock starts and when it stops, so that a run can say which CPU was the
- * bottleneck. Nothing when /proc/stat cannot be read.
+ * (user, nice, system, irq, softirq), the time the hypervisor gave to
+ * other guests (steal) and all of its time, read when the clock starts
+ * and when it stops: which CPU was the bottleneck, and how much of the
+ * machine the run did not get. Nothing when /proc/stat cannot be read.
  */
 #define CPUS_MAX 64
 
 struct cpu_times {
     int n;
-    unsigned long long work[CPUS_MAX], all[CPUS_MAX];
+    unsigned long long work[CPUS_MAX], steal[CPUS_MAX], all[CPUS_MAX];
 };
 
 static void
@@ -763,6 +764,7 @@ cpu_times(struct cpu_times *c)
         }
         /* user nice system idle iowait irq softirq steal */
         c->work[k] = v[0] + v[1] + v[2] + v[5] + v[6];
+        c->steal[k] = v[7];
         c->all[k] = c->work[k] + v[3] + v[4] + v[7];
         c->n = TK_MAX(c->n, (int)k + 1);
     }
@@ -982,19 +984,24 @@ main(int argc, char **argv)
         for (int k = 0; k < K_KINDS; k++) {
             fprintf(f, ", \"%s\": %ld", kind_names[k], counts[k]);
         }
-        /* Where the CPU time went: each CPU's share spent working, and
-         * tkload's own time (it shares a CPU with the web server when
-         * the bench pins). */
+        /* Where the CPU time went: each CPU's share spent working, the
+         * machine's share stolen, and tkload's own time (it shares a CPU
+         * with the web server when the bench pins). */
+        unsigned long long stolen = 0, all = 0;
+
         fprintf(f, ", \"cpu_busy_pct\": [");
         for (int k = 0; k < TK_MIN(cpu0.n, cpu1.n); k++) {
-            unsigned long long all = cpu1.all[k] - cpu0.all[k];
+            unsigned long long a = cpu1.all[k] - cpu0.all[k];
 
             fprintf(f, "%s%.1f", k ? ", " : "",
-                    all ? 100.0 * (double)(cpu1.work[k] - cpu0.work[k]) /
-                              (double)all
-                        : 0.0);
+                    a ? 100.0 * (double)(cpu1.work[k] - cpu0.work[k]) /
+                            (double)a
+                      : 0.0);
+            stolen += cpu1.steal[k] - cpu0.steal[k];
+            all += a;
         }
-        fprintf(f, "], \"self_cpu_s\": %.3f", self);
+        fprintf(f, "], \"steal_pct\": %.1f, \"self_cpu_s\": %.3f",
+                all ? 100.0 * (double)stolen / (double)all : 0.0, self);
         /* Per-second series: completions and p99 of each second. */
         fprintf(f, ", \"series\": [");
         uint32_t *sec = tk_xmalloc((size_t)(nsamples ? nsamples : 1) *
