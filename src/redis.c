@@ -238,6 +238,21 @@ tk_redis_reconnect(struct tk_redis *r)
  * an old one (the server may have closed it while idle), the whole batch is
  * sent once more on a new connection. replies[] are set only on success.
  */
+/* Appends cmds to c's output buffer (nothing is written yet). */
+static bool
+append_commands(redisContext *c, const struct tk_redis_command *cmds,
+                size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (redisAppendCommandArgv(c, cmds[i].argc,
+                                   (const char **)cmds[i].argv,
+                                   cmds[i].argvlen) != REDIS_OK) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 exchange(struct tk_redis *r, const struct tk_redis_command *cmds, size_t n,
          redisReply **replies, bool retry)
@@ -262,11 +277,8 @@ again:
     if (rc < 0) {
         return rc;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (redisAppendCommandArgv(r->c, cmds[i].argc, (const char **)cmds[i].argv,
-                                   cmds[i].argvlen) != REDIS_OK) {
-            goto io_error;
-        }
+    if (!append_commands(r->c, cmds, n)) {
+        goto io_error;
     }
     r->round_trips++;
     for (got = 0; got < n; got++) {
@@ -448,13 +460,9 @@ mux_send(struct tk_redis_mux *m, struct mux_job *batch)
         return;
     }
     for (j = batch; j != NULL; j = j->next) {
-        for (size_t i = 0; i < j->n; i++) {
-            if (redisAppendCommandArgv(c->c, j->cmds[i].argc,
-                                       (const char **)j->cmds[i].argv,
-                                       j->cmds[i].argvlen) != REDIS_OK) {
-                j = batch; /* nothing was sent */
-                goto io_error;
-            }
+        if (!append_commands(c->c, j->cmds, j->n)) {
+            j = batch; /* nothing was sent */
+            goto io_error;
         }
     }
     c->round_trips++;
@@ -1444,12 +1452,8 @@ tk_redis_send_many(struct tk_redis *r, const struct tk_redis_command *cmds,
     if (rc < 0) {
         return rc;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (redisAppendCommandArgv(r->c, cmds[i].argc,
-                                   (const char **)cmds[i].argv,
-                                   cmds[i].argvlen) != REDIS_OK) {
-            goto io_error;
-        }
+    if (!append_commands(r->c, cmds, n)) {
+        goto io_error;
     }
     while (!done) {
         if (redisBufferWrite(r->c, &done) != REDIS_OK) {
