@@ -232,12 +232,6 @@ tk_redis_reconnect(struct tk_redis *r)
     return tk_redis_open(r);
 }
 
-/*
- * Sends n commands and reads n replies (one round trip). On a connection
- * failure the context is dropped and, when retry is set and the context was
- * an old one (the server may have closed it while idle), the whole batch is
- * sent once more on a new connection. replies[] are set only on success.
- */
 /* Appends cmds to c's output buffer (nothing is written yet). */
 static bool
 append_commands(redisContext *c, const struct tk_redis_command *cmds,
@@ -253,6 +247,12 @@ append_commands(redisContext *c, const struct tk_redis_command *cmds,
     return true;
 }
 
+/*
+ * Sends n commands and reads n replies (one round trip). On a connection
+ * failure the context is dropped and, when retry is set and the context was
+ * an old one (the server may have closed it while idle), the whole batch is
+ * sent once more on a new connection. replies[] are set only on success.
+ */
 static int
 exchange(struct tk_redis *r, const struct tk_redis_command *cmds, size_t n,
          redisReply **replies, bool retry)
